@@ -1,0 +1,151 @@
+//! The command line, as clap parses it. Nothing here is resolved yet.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::graph::GraphFormat;
+use crate::report::console::{ColorChoice, ProgressChoice};
+
+/// A declarative pipeline runner: migrations, transforms, validations, benchmarks, SQL and
+/// commands, from one TOML file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pipewright",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Arguments {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More detail on stderr: `-v` for debug logs and every skipped step, `-vv` for traces.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print nothing but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to use colour on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "PIPEWRIGHT_COLOR"
+    )]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a manifest without touching any database.
+    Check(CheckArgs),
+    /// Show what a run would do: order, steps that run together, skipped steps and why.
+    Plan(PlanArgs),
+    /// Print the step graph as text, Mermaid or DOT.
+    Graph(GraphArgs),
+    /// Print the JSON Schema of manifests, for editor completion.
+    Schema,
+    /// Run a pipeline.
+    Run(RunArgs),
+}
+
+/// Where the manifest is and what its `${VAR}`s resolve to.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// The pipeline manifest (TOML).
+    #[arg(value_name = "MANIFEST", env = "PIPEWRIGHT_MANIFEST")]
+    pub manifest: PathBuf,
+
+    /// Set a variable for `${KEY}` interpolation; wins over the environment and `[vars]`.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a `KEY=VALUE` file; the environment wins over it. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+}
+
+/// `--select` and `--exclude`.
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Run only these steps: `step`, `+step` (with its ancestors), `step+` (with its
+    /// descendants), `tag:name`. Repeatable, or comma-separated.
+    #[arg(long, short = 's', value_name = "SELECTOR")]
+    pub select: Vec<String>,
+
+    /// Leave these steps out (same syntax as `--select`).
+    #[arg(long, value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+}
+
+/// How `plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+
+    /// Steps at the same time (default: the pipeline's `concurrency`).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    #[arg(long, value_enum, default_value_t)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+
+    /// Steps at the same time (default: the pipeline's `concurrency`).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
+    /// After a failure, keep running the steps that do not depend on it.
+    #[arg(long, short = 'k')]
+    pub keep_going: bool,
+
+    /// How progress is shown on stderr.
+    #[arg(long, value_enum, default_value_t, env = "PIPEWRIGHT_PROGRESS")]
+    pub progress: ProgressChoice,
+
+    /// Write the run report (JSON) to this file, even when the run fails or is cancelled.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Write a `JUnit` XML report (one test case per step) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}

@@ -1,0 +1,101 @@
+//! The entry point: parse the command line, decide about the terminal, run one command.
+
+use std::io::Write as _;
+
+use clap::Parser as _;
+
+use crate::cli::arguments::{Arguments, Command, GraphArgs, PlanArgs, PlanFormat};
+use crate::cli::manifest_input::{load_manifest, selection};
+use crate::cli::{CliError, run_command};
+use crate::exit_code::ExitCode;
+use crate::graph::render_graph;
+use crate::manifest::json_schema::pipeline_schema_text;
+use crate::plan::Plan;
+use crate::report::console::{Console, ProgressChoice};
+use crate::values::LogLevel;
+
+/// Runs pipewright with the process's arguments and returns its exit code.
+pub fn main() -> std::process::ExitCode {
+    let arguments = Arguments::parse();
+    let progress = match &arguments.command {
+        Command::Run(run) => run.progress,
+        _ => ProgressChoice::Auto,
+    };
+    let console = Console::detect(arguments.color, progress, arguments.quiet);
+    let level = if arguments.quiet {
+        LogLevel::Error
+    } else {
+        LogLevel::Info.more_verbose(arguments.verbose)
+    };
+    crate::logging::init(level, console.color);
+
+    let result = match &arguments.command {
+        Command::Check(check) => load_manifest(&check.manifest).map(|loaded| {
+            let connections = loaded.pipeline.connections.len();
+            print_stdout(&format!(
+                "{}: ok (pipeline `{}`, {} steps, {connections} {})\n",
+                check.manifest.manifest.display(),
+                loaded.pipeline.name,
+                loaded.graph.len(),
+                if connections == 1 {
+                    "connection"
+                } else {
+                    "connections"
+                }
+            ));
+            ExitCode::Success
+        }),
+        Command::Plan(plan) => plan_command(plan),
+        Command::Graph(graph) => graph_command(graph),
+        Command::Schema => {
+            print_stdout(&pipeline_schema_text());
+            Ok(ExitCode::Success)
+        }
+        Command::Run(run) => run_command(run, &console, arguments.verbose > 0),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(error) => {
+            crate::report::console::write_stderr(error.render(&console).as_bytes());
+            error.exit_code().into()
+        }
+    }
+}
+
+/// Writes a command's result to stdout. A closed pipe (`pipewright plan | head`) is not an
+/// error worth reporting.
+fn print_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn plan_command(arguments: &PlanArgs) -> Result<ExitCode, CliError> {
+    let loaded = load_manifest(&arguments.manifest)?;
+    let selection = selection(&arguments.selection)?;
+    let jobs = arguments
+        .jobs
+        .map_or(loaded.pipeline.concurrency, |jobs| jobs as usize);
+    let plan = Plan::new(&loaded.pipeline, &loaded.graph, &selection, jobs)
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let text = match arguments.format {
+        PlanFormat::Text => plan.render_text(),
+        PlanFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&plan).expect("a plan serializes");
+            json.push('\n');
+            json
+        }
+    };
+    print_stdout(&crate::secrets::redact(&text));
+    Ok(ExitCode::Success)
+}
+
+fn graph_command(arguments: &GraphArgs) -> Result<ExitCode, CliError> {
+    let loaded = load_manifest(&arguments.manifest)?;
+    print_stdout(&render_graph(
+        &loaded.pipeline,
+        &loaded.graph,
+        arguments.format,
+    ));
+    Ok(ExitCode::Success)
+}

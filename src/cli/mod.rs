@@ -1,0 +1,12 @@
+//! The command line: arguments, commands and how errors end the process.
+
+pub mod arguments;
+mod cli_error;
+mod dispatch;
+mod manifest_input;
+mod run_command;
+
+pub use arguments::Arguments;
+pub use cli_error::CliError;
+pub use dispatch::main;
+pub use run_command::run_command;

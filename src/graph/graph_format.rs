@@ -1,0 +1,145 @@
+//! The graph as text, Mermaid or DOT, in a stable order so that diffs stay small.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use crate::graph::StepGraph;
+use crate::pipeline::{Pipeline, StepId};
+
+/// How `pipewright graph` prints the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// One line per step with its kind and dependencies, dependencies first.
+    #[default]
+    Text,
+    /// A Mermaid flowchart, for Markdown (GitHub renders it in PR comments).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+impl FromStr for GraphFormat {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::from_str(input, false)
+    }
+}
+
+/// Renders the graph of `pipeline` in `format`.
+pub fn render_graph(pipeline: &Pipeline, graph: &StepGraph, format: GraphFormat) -> String {
+    match format {
+        GraphFormat::Text => text(pipeline, graph),
+        GraphFormat::Mermaid => mermaid(pipeline, graph),
+        GraphFormat::Dot => dot(pipeline, graph),
+    }
+}
+
+fn text(pipeline: &Pipeline, graph: &StepGraph) -> String {
+    let order = graph.topological_order();
+    let width = order.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
+    let mut output = format!("{} ({} steps)\n", pipeline.name, graph.len());
+    for id in order {
+        let step = pipeline.step(id);
+        let _ = write!(
+            output,
+            "  {:width$}  {:<9}",
+            id.as_str(),
+            step.kind().name()
+        );
+        let dependencies = graph.dependencies(id);
+        if !dependencies.is_empty() {
+            let names: Vec<&str> = dependencies.iter().map(|id| id.as_str()).collect();
+            let _ = write!(output, "  after {}", names.join(", "));
+        }
+        if !step.enabled {
+            output.push_str("  (disabled)");
+        }
+        output.push('\n');
+    }
+    // No trailing spaces, whatever the columns.
+    output
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Mermaid node ids cannot contain `-`; ids are rewritten, collisions numbered.
+fn mermaid_ids(graph: &StepGraph) -> HashMap<&StepId, String> {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    graph
+        .ids()
+        .map(|id| {
+            let base = id.as_str().replace('-', "_");
+            let count = taken.entry(base.clone()).or_insert(0);
+            *count += 1;
+            let node = if *count == 1 {
+                base
+            } else {
+                format!("{base}_{count}")
+            };
+            (id, node)
+        })
+        .collect()
+}
+
+fn mermaid(pipeline: &Pipeline, graph: &StepGraph) -> String {
+    let ids = mermaid_ids(graph);
+    let mut output = String::from("flowchart TD\n");
+    for id in graph.ids() {
+        let step = pipeline.step(id);
+        let _ = writeln!(
+            output,
+            "    {}[\"{}<br/><small>{}</small>\"]",
+            ids[id],
+            id,
+            step.kind().name()
+        );
+    }
+    for (from, to) in graph.edges() {
+        let _ = writeln!(output, "    {} --> {}", ids[from], ids[to]);
+    }
+    let disabled: Vec<&str> = graph
+        .ids()
+        .filter(|id| !pipeline.step(id).enabled)
+        .map(|id| ids[id].as_str())
+        .collect();
+    if !disabled.is_empty() {
+        output.push_str("    classDef disabled stroke-dasharray: 5 5,color:#888\n");
+        let _ = writeln!(output, "    class {} disabled", disabled.join(","));
+    }
+    output
+}
+
+fn dot(pipeline: &Pipeline, graph: &StepGraph) -> String {
+    let escape = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+    let quote = |text: &str| format!("\"{}\"", escape(text));
+    let mut output = format!(
+        "digraph {} {{\n    rankdir=LR;\n    node [shape=box, fontname=\"sans-serif\"];\n",
+        quote(&pipeline.name)
+    );
+    for id in graph.ids() {
+        let step = pipeline.step(id);
+        let style = if step.enabled { "" } else { ", style=dashed" };
+        let _ = writeln!(
+            output,
+            "    {} [label=\"{}\\n{}\"{style}];",
+            quote(id.as_str()),
+            escape(id.as_str()),
+            step.kind().name()
+        );
+    }
+    for (from, to) in graph.edges() {
+        let _ = writeln!(
+            output,
+            "    {} -> {};",
+            quote(from.as_str()),
+            quote(to.as_str())
+        );
+    }
+    output.push_str("}\n");
+    output
+}

@@ -1,0 +1,5 @@
+//! The `pipewright` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    pipewright::cli::main()
+}

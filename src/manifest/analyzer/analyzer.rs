@@ -1,0 +1,383 @@
+//! The analyzer: [`RawPipeline`] to [`Pipeline`], every error collected.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::manifest::interpolation::{InterpolationErrorKind, interpolate};
+use crate::manifest::manifest_error::source_span;
+use crate::manifest::raw::{RawConnection, RawPipeline};
+use crate::manifest::suggestion::help_for_unknown;
+use crate::manifest::{ManifestError, SourceFile, Span, Spanned, Variables};
+use crate::pipeline::{
+    ConnectionName, ConnectionSpec, ConnectionUrl, Driver, LoggingSpec, MonitoringSpec, Pipeline,
+    StepId,
+};
+use crate::secrets::{register_secret, url_password};
+
+/// Turns a deserialized manifest into a validated [`Pipeline`], or every error found in it.
+pub fn analyze(
+    source: &SourceFile,
+    raw: RawPipeline,
+    variables: &Variables,
+) -> Result<Pipeline, Vec<ManifestError>> {
+    let mut analyzer = Analyzer {
+        source,
+        variables: variables.clone(),
+        connections: IndexMap::new(),
+        declared_connections: Vec::new(),
+        errors: Vec::new(),
+    };
+    let pipeline = analyzer.pipeline(raw);
+    if analyzer.errors.is_empty() {
+        Ok(pipeline.expect("a pipeline is built whenever there is no error"))
+    } else {
+        Err(analyzer.errors)
+    }
+}
+
+/// Analysis state: what has been resolved so far and the errors found.
+pub(super) struct Analyzer<'a> {
+    pub(super) source: &'a SourceFile,
+    pub(super) variables: Variables,
+    pub(super) connections: IndexMap<ConnectionName, ConnectionSpec>,
+    /// Every `[connections.<name>]` written, valid or not: a reference to an invalid one is
+    /// not also unknown.
+    pub(super) declared_connections: Vec<String>,
+    pub(super) errors: Vec<ManifestError>,
+}
+
+/// Whether a path key must name a file, a directory, or may not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathKind {
+    File,
+    Directory,
+    /// Written by pipewright if missing (a baseline file, for instance).
+    MayNotExist,
+}
+
+impl Analyzer<'_> {
+    fn pipeline(&mut self, mut raw: RawPipeline) -> Option<Pipeline> {
+        let locations = std::mem::take(&mut raw.locations);
+        let section = raw.pipeline.take();
+        if section.is_none() {
+            self.errors.push(ManifestError::MissingKey {
+                key: "pipeline".to_owned(),
+                table: "the top level".to_owned(),
+                span: source_span(&(0..0)),
+                help: Some("start the file with `[pipeline]` and `name = \"...\"`".to_owned()),
+            });
+        }
+        let section = section.unwrap_or_default();
+        let name = match &section.name {
+            Some(name) if name.get().trim().is_empty() => {
+                self.invalid(name.span(), "pipeline.name", "the name is empty", None);
+                None
+            }
+            Some(name) => Some(name.get().clone()),
+            None => {
+                self.missing(
+                    "name",
+                    "[pipeline]",
+                    locations.pipeline_header.clone(),
+                    None,
+                );
+                None
+            }
+        };
+        if let Some(format) = &section.format
+            && *format.get() != 1
+        {
+            self.invalid(
+                format.span(),
+                "pipeline.format",
+                &format!(
+                    "this version of pipewright reads format 1, not {}",
+                    format.get()
+                ),
+                Some("upgrade pipewright, or write the manifest in format 1"),
+            );
+        }
+        let concurrency = match &section.concurrency {
+            Some(value) if *value.get() == 0 => {
+                self.invalid(
+                    value.span(),
+                    "pipeline.concurrency",
+                    "must be at least 1",
+                    None,
+                );
+                Pipeline::DEFAULT_CONCURRENCY
+            }
+            Some(value) => usize::try_from(*value.get()).unwrap_or(usize::MAX),
+            None => Pipeline::DEFAULT_CONCURRENCY,
+        };
+
+        self.vars(&raw.vars);
+        self.declared_connections = raw.connections.keys().cloned().collect();
+        for (name, connection) in &raw.connections {
+            let span = locations
+                .connection_names
+                .get(name)
+                .cloned()
+                .unwrap_or(0..0);
+            self.connection(name, span, connection);
+        }
+        let monitoring = MonitoringSpec {
+            connection: raw
+                .monitoring
+                .as_ref()
+                .and_then(|monitoring| monitoring.connection.as_ref())
+                .and_then(|name| self.connection_ref(name)),
+        };
+        let logging = LoggingSpec {
+            level: raw
+                .logging
+                .as_ref()
+                .and_then(|logging| logging.level.as_ref())
+                .map(|level| *level.get())
+                .unwrap_or_default(),
+        };
+        let steps = self.steps(raw.steps, &locations);
+
+        Some(Pipeline {
+            name: name?,
+            description: section.description,
+            concurrency,
+            connections: std::mem::take(&mut self.connections),
+            monitoring,
+            logging,
+            steps: steps?,
+            source: self.source.clone(),
+        })
+    }
+
+    /// Interpolates `[vars]` against the higher-precedence sources, then adds them.
+    fn vars(&mut self, vars: &IndexMap<String, Spanned<String>>) {
+        let mut resolved = Vec::new();
+        for (name, value) in vars {
+            if let Some(value) = self.interpolated(value) {
+                resolved.push((name.clone(), value));
+            }
+        }
+        self.variables = self.variables.with_manifest_vars(resolved);
+    }
+
+    fn connection(&mut self, name: &str, span: Span, raw: &RawConnection) {
+        if !StepId::is_valid_name(name) {
+            self.errors.push(ManifestError::InvalidName {
+                what: "connection name",
+                name: name.to_owned(),
+                span: source_span(&span),
+            });
+            return;
+        }
+        let Some(url_value) = &raw.url else {
+            self.missing(
+                "url",
+                &format!("[connections.{name}]"),
+                span,
+                Some("for example `url = \"sqlite://data/warehouse.db\"`"),
+            );
+            return;
+        };
+        let Some(url) = self.interpolated(url_value) else {
+            return;
+        };
+        let driver = url
+            .split_once(':')
+            .and_then(|(scheme, _)| Driver::from_scheme(scheme));
+        let Some(driver) = driver else {
+            let schemes: Vec<&str> = Driver::SCHEMES.iter().map(|(scheme, _)| *scheme).collect();
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            self.errors.push(ManifestError::InvalidUrl {
+                connection: name.to_owned(),
+                message: if scheme.is_empty() {
+                    "a URL starts with a scheme, such as `postgres://`".to_owned()
+                } else {
+                    format!("unknown scheme `{scheme}`")
+                },
+                span: source_span(&url_value.span()),
+                help: help_for_unknown(scheme, schemes.iter().copied())
+                    .map(|help| format!("{help} (`sqlite://path/to/file.db` needs no server)")),
+            });
+            return;
+        };
+        if driver != Driver::Sqlite && !url.contains("://") {
+            self.errors.push(ManifestError::InvalidUrl {
+                connection: name.to_owned(),
+                message: "expected `scheme://user@host:port/database`".to_owned(),
+                span: source_span(&url_value.span()),
+                help: None,
+            });
+            return;
+        }
+        if let Some(password) = url_password(&url) {
+            register_secret(password);
+        }
+        let connection_name = ConnectionName::new(name);
+        self.connections.insert(
+            connection_name.clone(),
+            ConnectionSpec {
+                name: connection_name,
+                driver,
+                url: ConnectionUrl::new(url),
+                description: raw.description.clone(),
+            },
+        );
+    }
+
+    /// Resolves a reference to a `[connections.<name>]` table.
+    pub(super) fn connection_ref(&mut self, name: &Spanned<String>) -> Option<ConnectionName> {
+        if let Some((known, _)) = self.connections.get_key_value(name.as_str()) {
+            return Some(known.clone());
+        }
+        if self
+            .declared_connections
+            .iter()
+            .any(|declared| declared == name.as_str())
+        {
+            // Declared but invalid: its own error has been reported.
+            return None;
+        }
+        let known: Vec<&str> = self
+            .declared_connections
+            .iter()
+            .map(String::as_str)
+            .collect();
+        self.errors.push(ManifestError::UnknownConnection {
+            name: name.get().clone(),
+            span: source_span(&name.span()),
+            help: help_for_unknown(name.as_str(), known.iter().copied()).or_else(|| {
+                Some(format!(
+                    "declare it: `[connections.{}]` with a `url`",
+                    name.as_str()
+                ))
+            }),
+        });
+        None
+    }
+
+    /// `value` with `${...}` replaced, or `None` after recording an error at the reference.
+    pub(super) fn interpolated(&mut self, value: &Spanned<String>) -> Option<String> {
+        match interpolate(value.get(), &self.variables) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                let reference = &value.get()[error.offset..error.offset + error.length];
+                let span = self.reference_span(&value.span(), reference);
+                self.errors.push(match error.kind {
+                    InterpolationErrorKind::Unset { name } => ManifestError::UnsetVariable {
+                        help: Some(format!(
+                            "set `{name}` in the environment, pass `--var {name}=...`, add it to `[vars]`, or give a default: `${{{name}:-default}}`"
+                        )),
+                        name,
+                        span: source_span(&span),
+                    },
+                    InterpolationErrorKind::Unterminated => ManifestError::InvalidInterpolation {
+                        message: "`${` is not closed by `}`".to_owned(),
+                        span: source_span(&span),
+                        help: Some("write `$${` for a literal `${`".to_owned()),
+                    },
+                    InterpolationErrorKind::InvalidName { name } => {
+                        ManifestError::InvalidInterpolation {
+                            message: format!("`{name}` is not a variable name"),
+                            span: source_span(&span),
+                            help: Some(
+                                "write `${NAME}` or `${NAME:-default}`; names use letters, digits and `_`"
+                                    .to_owned(),
+                            ),
+                        }
+                    }
+                });
+                None
+            }
+        }
+    }
+
+    /// The span of `reference` inside the string written at `value_span`, or the whole value
+    /// when escapes make the written text differ from the value.
+    fn reference_span(&self, value_span: &Span, reference: &str) -> Span {
+        let written = self
+            .source
+            .text()
+            .get(value_span.clone())
+            .unwrap_or_default();
+        match written.find(reference) {
+            Some(position) => {
+                let start = value_span.start + position;
+                start..start + reference.len()
+            }
+            None => value_span.clone(),
+        }
+    }
+
+    /// Interpolates a path, resolves it against the manifest's directory and checks it exists.
+    pub(super) fn path(
+        &mut self,
+        key: &str,
+        value: &Spanned<String>,
+        kind: PathKind,
+    ) -> Option<PathBuf> {
+        let text = self.interpolated(value)?;
+        let path = self.source.base_dir().join(&text);
+        let exists = match kind {
+            PathKind::File => path.is_file(),
+            PathKind::Directory => path.is_dir(),
+            PathKind::MayNotExist => true,
+        };
+        if exists {
+            return Some(path);
+        }
+        let what = if kind == PathKind::File {
+            "file"
+        } else {
+            "directory"
+        };
+        let help = if path.exists() {
+            format!("`{}` exists but is not a {what}", path.display())
+        } else {
+            format!(
+                "paths are relative to the manifest's directory: this one resolves to `{}`",
+                path.display()
+            )
+        };
+        self.errors.push(ManifestError::MissingPath {
+            key: key.to_owned(),
+            path: text,
+            span: source_span(&value.span()),
+            help: Some(help),
+        });
+        None
+    }
+
+    pub(super) fn missing(&mut self, key: &str, table: &str, span: Span, help: Option<&str>) {
+        self.errors.push(ManifestError::MissingKey {
+            key: key.to_owned(),
+            table: table.to_owned(),
+            span: source_span(&span),
+            help: help.map(str::to_owned),
+        });
+    }
+
+    pub(super) fn invalid(&mut self, span: Span, key: &str, message: &str, help: Option<&str>) {
+        self.errors.push(ManifestError::InvalidValue {
+            key: key.to_owned(),
+            message: message.to_owned(),
+            span: source_span(&span),
+            help: help.map(str::to_owned),
+        });
+    }
+
+    pub(super) fn conflict(&mut self, span: Span, message: String, label: &str, help: &str) {
+        self.errors.push(ManifestError::Conflict {
+            message,
+            span: source_span(&span),
+            label: label.to_owned(),
+            help: Some(help.to_owned()),
+        });
+    }
+
+    /// The directory relative paths are resolved against.
+    pub(super) fn base_dir(&self) -> &Path {
+        self.source.base_dir()
+    }
+}

@@ -1,0 +1,233 @@
+//! The serde mirror of a manifest. These types exist only to be deserialized (and to generate
+//! the JSON Schema); the analyzer turns them into the validated `pipeline` types and nothing
+//! after it touches them.
+//!
+//! Every key is optional here, even the required ones: the analyzer reports a missing key with
+//! a span and a suggestion, which serde cannot, and one missing key must not hide other errors.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::manifest::spanned::{Span, Spanned};
+use crate::pipeline::StepKind;
+use crate::values::{HumanDuration, LogLevel};
+
+/// A pipewright pipeline (manifest format 1).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(title = "pipewright pipeline", extend("$id" = "https://pipewright.dev/schemas/pipeline.schema.json"))]
+pub struct RawPipeline {
+    /// The pipeline's name and defaults.
+    #[schemars(required)]
+    pub pipeline: Option<RawPipelineSection>,
+    /// Database connections, by name.
+    #[serde(default)]
+    pub connections: IndexMap<String, RawConnection>,
+    /// Where run history, metrics, check results and alerts are stored.
+    pub monitoring: Option<RawMonitoring>,
+    /// Console and file logging.
+    pub logging: Option<RawLogging>,
+    /// Variables for `${NAME}` interpolation, overridden by `--var`, the environment and
+    /// `--env-file`.
+    #[serde(default)]
+    pub vars: IndexMap<String, Spanned<String>>,
+    /// The steps, by id.
+    #[serde(default)]
+    pub steps: IndexMap<String, RawStep>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) locations: RawLocations,
+}
+
+/// Spans the loader reads from the TOML tree because serde cannot carry them on map keys.
+#[derive(Debug, Default)]
+pub(crate) struct RawLocations {
+    /// The `[pipeline]` header, or the start of the file when there is none.
+    pub(crate) pipeline_header: Span,
+    /// Span of each connection name, by name.
+    pub(crate) connection_names: IndexMap<String, Span>,
+    /// Span of each step id and the keys written in its table, by id.
+    pub(crate) steps: IndexMap<String, StepLocation>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct StepLocation {
+    pub(crate) id: Span,
+    pub(crate) keys: Vec<(String, Span)>,
+}
+
+/// `[pipeline]`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawPipelineSection {
+    /// The pipeline's name, shown in reports and recorded in run history.
+    #[schemars(required)]
+    pub name: Option<Spanned<String>>,
+    /// What the pipeline is for.
+    pub description: Option<String>,
+    /// How many steps may run at the same time (default: the number of CPUs). `--jobs`
+    /// overrides it.
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<Spanned<u32>>,
+    /// The manifest format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
+    pub format: Option<Spanned<u32>>,
+}
+
+/// `[connections.<name>]`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawConnection {
+    /// `sqlite://path/to/file.db`, `postgres://user@host:5432/db`, `mysql://user@host/db`.
+    /// Supports `${VAR}` interpolation; keep passwords in the environment.
+    #[schemars(required)]
+    pub url: Option<Spanned<String>>,
+    /// What the connection is for.
+    pub description: Option<String>,
+}
+
+/// `[monitoring]`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawMonitoring {
+    /// The connection that stores run history, metrics, checks, alerts and WARN+ logs.
+    pub connection: Option<Spanned<String>>,
+}
+
+/// `[logging]`
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawLogging {
+    /// The least severe level shown on the console (default `info`). `-v` and `-q` override it.
+    pub level: Option<Spanned<LogLevel>>,
+}
+
+/// `[steps.<id>]`: one table for every kind, the `kind` key says which keys apply.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawStep {
+    /// What the step does.
+    #[schemars(required)]
+    #[schemars(with = "StepKind")]
+    pub kind: Option<Spanned<String>>,
+    /// A sentence for people reading the pipeline.
+    pub description: Option<String>,
+    /// Steps that must succeed before this one starts.
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
+    /// Labels for `--select tag:<name>`.
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+    /// `false` skips the step; steps after it still run (default `true`).
+    pub enabled: Option<bool>,
+    /// Extra attempts after a failure (default 0).
+    pub retries: Option<Spanned<u32>>,
+    /// Base wait before the first retry, doubled for each further retry, with jitter
+    /// (default `1s`).
+    pub retry_backoff: Option<Spanned<HumanDuration>>,
+    /// Stop the step after this long: its process group is killed, its query cancelled.
+    pub timeout: Option<Spanned<HumanDuration>>,
+
+    /// `command`: the program and its arguments, run without a shell.
+    pub run: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `command`: a script run by `sh -c`.
+    pub shell: Option<Spanned<String>>,
+    /// `command`: environment variables for the process, on top of pipewright's own.
+    pub env: Option<IndexMap<String, Spanned<String>>>,
+    /// `command`: the working directory, relative to the manifest (default: the manifest's
+    /// directory).
+    pub workdir: Option<Spanned<String>>,
+
+    /// `sql`, `migrate`, `validate`, `bench`: the connection the step works on.
+    pub connection: Option<Spanned<String>>,
+    /// `sql`: statements to run, separated by `;`. Never interpolated.
+    pub sql: Option<Spanned<String>>,
+    /// `sql`: a file of statements, relative to the manifest.
+    pub file: Option<Spanned<String>>,
+    /// `sql`: run all statements in one transaction (default `true`).
+    pub transaction: Option<bool>,
+
+    /// `migrate`: the directory of versioned migration files, relative to the manifest.
+    pub dir: Option<Spanned<String>>,
+    /// `migrate`: the table recording applied migrations.
+    pub history_table: Option<Spanned<String>>,
+    /// `migrate`: allow applying a version older than the newest applied one.
+    pub out_of_order: Option<bool>,
+
+    /// `transform`: where rows are read from.
+    pub from: Option<Spanned<RawEndpoint>>,
+    /// `transform`: where rows are written to.
+    pub to: Option<Spanned<RawEndpoint>>,
+    /// `transform`: rows per batch (default 10000).
+    #[schemars(range(min = 1))]
+    pub batch_size: Option<Spanned<u64>>,
+
+    /// `validate`: the table to check.
+    pub table: Option<Spanned<String>>,
+    /// `validate`: a query whose result is checked instead of a table. Never interpolated.
+    pub query: Option<Spanned<String>>,
+    /// `validate`: the checks to run.
+    pub checks: Option<Spanned<Vec<Spanned<RawCheck>>>>,
+
+    /// `bench`: what to measure.
+    pub workload: Option<Spanned<RawWorkload>>,
+    /// `bench`: a baseline JSON file to compare with, relative to the manifest.
+    pub baseline: Option<Spanned<String>>,
+    /// `bench`: how much worse than the baseline a metric may be, in percent.
+    pub tolerance: Option<Spanned<f64>>,
+}
+
+/// A table or query on a connection: the two ends of a `transform`, or the other side of a
+/// comparison.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawEndpoint {
+    /// The connection's name.
+    #[schemars(required)]
+    pub connection: Option<Spanned<String>>,
+    /// A table name.
+    pub table: Option<Spanned<String>>,
+    /// A query, for a source. Never interpolated.
+    pub query: Option<Spanned<String>>,
+    /// For a target: `create`, `replace`, `append`, `upsert` or `truncate`.
+    pub mode: Option<Spanned<String>>,
+    /// For a target in `upsert` mode: the key columns.
+    pub key: Option<Vec<Spanned<String>>>,
+}
+
+/// One data-quality check of a `validate` step.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawCheck {
+    /// `row_count`, `not_null`, `unique`, `accepted_values`, `range`, `regex`, `freshness`,
+    /// `relationship`, `sql`, `extension`, `schema` or `reconcile`.
+    #[schemars(required)]
+    pub kind: Option<Spanned<String>>,
+    /// `error` stops downstream steps, `warn` records and continues (default `error`).
+    pub severity: Option<Spanned<String>>,
+    /// The column a check applies to.
+    pub column: Option<Spanned<String>>,
+    /// The columns a check applies to.
+    pub columns: Option<Vec<Spanned<String>>>,
+    /// Lower bound (`range`, `row_count`).
+    pub min: Option<Spanned<f64>>,
+    /// Upper bound (`range`, `row_count`).
+    pub max: Option<Spanned<f64>>,
+    /// `accepted_values`: the allowed values.
+    pub values: Option<Vec<serde_json::Value>>,
+    /// `row_count`: the same number of rows as another table.
+    pub same_as: Option<Spanned<RawEndpoint>>,
+    /// `sql`: a custom assertion. Never interpolated.
+    pub sql: Option<Spanned<String>>,
+}
+
+/// What a `bench` step measures.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawWorkload {
+    /// `connect`, `insert` or `query`.
+    #[schemars(required)]
+    pub kind: Option<Spanned<String>>,
+    /// `insert`: how many rows.
+    pub rows: Option<Spanned<u64>>,
+    /// `insert`: `row`, `transaction`, `batch`, `bulk`.
+    pub methods: Option<Vec<Spanned<String>>>,
+    /// `query`: the statement to time. Never interpolated.
+    pub sql: Option<Spanned<String>>,
+    /// Measured repetitions.
+    pub iterations: Option<Spanned<u32>>,
+    /// Unmeasured repetitions first.
+    pub warmup: Option<Spanned<u32>>,
+}

@@ -1,0 +1,70 @@
+//! Validated forms of the step kinds that work on databases. Their engines arrive with their
+//! own issues; until then the analyzer checks their keys, connections and paths, and `run`
+//! refuses them with a clear error.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::pipeline::ConnectionName;
+
+/// Where a `sql` step's statements come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqlSource {
+    Inline(String),
+    File(PathBuf),
+}
+
+/// A `sql` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlSpec {
+    pub connection: ConnectionName,
+    pub source: SqlSource,
+    pub transaction: bool,
+}
+
+/// A `migrate` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrateSpec {
+    pub connection: ConnectionName,
+    pub dir: PathBuf,
+    pub history_table: String,
+    pub out_of_order: bool,
+}
+
+/// A table or query on a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointSpec {
+    pub connection: ConnectionName,
+    pub table: Option<String>,
+    pub query: Option<String>,
+    pub mode: Option<String>,
+    pub key: Vec<String>,
+}
+
+/// A `transform` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransformSpec {
+    pub from: EndpointSpec,
+    pub to: EndpointSpec,
+    pub batch_size: u64,
+}
+
+/// A `validate` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidateSpec {
+    pub connection: ConnectionName,
+    pub table: Option<String>,
+    pub query: Option<String>,
+    /// The kind of each check, in manifest order.
+    pub checks: Vec<String>,
+}
+
+/// A `bench` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BenchSpec {
+    pub connection: ConnectionName,
+    pub workload: String,
+    pub baseline: Option<PathBuf>,
+}

@@ -1,0 +1,22 @@
+//! The validated pipeline model: what the analyzer produces and everything after it uses.
+
+mod command_spec;
+mod connection_spec;
+mod database_step_spec;
+mod driver;
+#[allow(clippy::module_inception)]
+mod pipeline;
+mod step_id;
+mod step_kind;
+mod step_spec;
+
+pub use command_spec::{CommandProgram, CommandSpec};
+pub use connection_spec::{ConnectionName, ConnectionSpec, ConnectionUrl};
+pub use database_step_spec::{
+    BenchSpec, EndpointSpec, MigrateSpec, SqlSource, SqlSpec, TransformSpec, ValidateSpec,
+};
+pub use driver::Driver;
+pub use pipeline::{LoggingSpec, MonitoringSpec, Pipeline};
+pub use step_id::StepId;
+pub use step_kind::{COMMON_STEP_KEYS, StepKind, UnknownStepKind};
+pub use step_spec::{StepAction, StepSpec};

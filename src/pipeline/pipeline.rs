@@ -1,0 +1,50 @@
+//! `Pipeline`: a manifest after analysis, every name resolved and every value checked.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::manifest::SourceFile;
+use crate::pipeline::{ConnectionName, ConnectionSpec, StepId, StepSpec};
+use crate::values::LogLevel;
+
+/// A validated pipeline. Steps are kept in manifest order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: Option<String>,
+    /// How many steps may run at once.
+    pub concurrency: usize,
+    pub connections: IndexMap<ConnectionName, ConnectionSpec>,
+    pub monitoring: MonitoringSpec,
+    pub logging: LoggingSpec,
+    pub steps: IndexMap<StepId, StepSpec>,
+    #[serde(skip)]
+    pub source: SourceFile,
+}
+
+/// `[monitoring]`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MonitoringSpec {
+    pub connection: Option<ConnectionName>,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoggingSpec {
+    pub level: LogLevel,
+}
+
+impl Pipeline {
+    /// The concurrency when `[pipeline]` does not set one: enough for a few independent
+    /// database steps, and the same on every machine so that plans do not vary.
+    pub const DEFAULT_CONCURRENCY: usize = 4;
+
+    pub fn step(&self, id: &StepId) -> &StepSpec {
+        &self.steps[id]
+    }
+
+    /// The id of the step named `name`, if there is one.
+    pub fn step_id(&self, name: &str) -> Option<&StepId> {
+        self.steps.get_key_value(name).map(|(id, _)| id)
+    }
+}

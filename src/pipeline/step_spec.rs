@@ -1,0 +1,122 @@
+//! A validated step: its id, kind, dependencies, policies and action.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Span;
+use crate::pipeline::{
+    BenchSpec, CommandSpec, MigrateSpec, SqlSpec, StepId, StepKind, TransformSpec, ValidateSpec,
+};
+use crate::values::RetryPolicy;
+
+/// What a step does, with the validated keys of its kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepAction {
+    Command(CommandSpec),
+    Sql(SqlSpec),
+    Migrate(MigrateSpec),
+    Transform(TransformSpec),
+    Validate(ValidateSpec),
+    Bench(BenchSpec),
+}
+
+impl StepAction {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Self::Command(_) => StepKind::Command,
+            Self::Sql(_) => StepKind::Sql,
+            Self::Migrate(_) => StepKind::Migrate,
+            Self::Transform(_) => StepKind::Transform,
+            Self::Validate(_) => StepKind::Validate,
+            Self::Bench(_) => StepKind::Bench,
+        }
+    }
+}
+
+/// One step of a pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSpec {
+    pub id: StepId,
+    pub description: Option<String>,
+    /// Steps that must succeed first, in manifest order.
+    pub after: Vec<StepId>,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    pub retry: RetryPolicy,
+    #[serde(serialize_with = "serialize_timeout")]
+    pub timeout: Option<Duration>,
+    pub action: StepAction,
+    /// The step id in its `[steps.<id>]` header, for errors and CI annotations.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl StepSpec {
+    pub fn kind(&self) -> StepKind {
+        self.action.kind()
+    }
+
+    /// A digest of the step's resolved definition: it changes when anything that decides what
+    /// the step does changes, and not when only the layout of the manifest does.
+    pub fn fingerprint(&self) -> String {
+        let definition = serde_json::to_vec(self).expect("a step definition serializes");
+        let digest = Sha256::digest(&definition);
+        let mut text = String::from("sha256:");
+        for byte in digest {
+            let _ = write!(text, "{byte:02x}");
+        }
+        text
+    }
+}
+
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes a reference to the field.
+fn serialize_timeout<S: serde::Serializer>(
+    timeout: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match timeout {
+        Some(timeout) => serializer.collect_str(&crate::values::HumanDuration::new(*timeout)),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl StepAction {
+    /// One line saying what the step will do, for plans and reports. Secrets are redacted.
+    pub fn summary(&self) -> String {
+        let text = match self {
+            Self::Command(command) => command.program.display_line(),
+            Self::Sql(sql) => match &sql.source {
+                crate::pipeline::SqlSource::Inline(_) => format!("SQL on `{}`", sql.connection),
+                crate::pipeline::SqlSource::File(path) => {
+                    format!("SQL file `{}` on `{}`", path.display(), sql.connection)
+                }
+            },
+            Self::Migrate(migrate) => format!(
+                "migrations in `{}` on `{}`",
+                migrate.dir.display(),
+                migrate.connection
+            ),
+            Self::Transform(transform) => format!(
+                "copy `{}`.{} to `{}`.{}",
+                transform.from.connection,
+                transform.from.table.as_deref().unwrap_or("(query)"),
+                transform.to.connection,
+                transform.to.table.as_deref().unwrap_or("?")
+            ),
+            Self::Validate(validate) => format!(
+                "{} checks on `{}`.{}",
+                validate.checks.len(),
+                validate.connection,
+                validate.table.as_deref().unwrap_or("(query)")
+            ),
+            Self::Bench(bench) => {
+                format!("`{}` benchmark on `{}`", bench.workload, bench.connection)
+            }
+        };
+        crate::secrets::redact(&text).into_owned()
+    }
+}

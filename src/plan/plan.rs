@@ -1,0 +1,226 @@
+//! `Plan`: which steps a run will execute, in which order, which together, and why the others
+//! are skipped. `plan` prints it; `run` executes it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::graph::StepGraph;
+use crate::pipeline::{Pipeline, StepId, StepKind};
+use crate::plan::{Selector, SelectorError};
+
+/// Why a planned step will not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// `enabled = false` in the manifest.
+    Disabled,
+    /// `--select` was given and did not match the step.
+    NotSelected,
+    /// `--exclude` matched the step.
+    Excluded,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled in the manifest (`enabled = false`)",
+            Self::NotSelected => "not selected by `--select`",
+            Self::Excluded => "excluded by `--exclude`",
+        }
+    }
+}
+
+/// Run it, or skip it and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    Run {
+        /// 1-based: steps of the same wave can run together; a wave starts when the steps it
+        /// waits for are done.
+        wave: usize,
+    },
+    Skip {
+        reason: SkipReason,
+    },
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    pub id: StepId,
+    pub kind: StepKind,
+    /// Planned steps this one waits for. Skipped dependencies are not waited for.
+    pub waits_for: Vec<StepId>,
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// What the step will do, secrets redacted.
+    pub summary: String,
+}
+
+impl PlannedStep {
+    pub fn runs(&self) -> bool {
+        matches!(self.decision, Decision::Run { .. })
+    }
+}
+
+/// Which steps to run: `--select` and `--exclude`.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub select: Vec<Selector>,
+    pub exclude: Vec<Selector>,
+}
+
+/// The plan of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub version: u32,
+    pub pipeline: String,
+    pub concurrency: usize,
+    /// Steps in execution order: dependencies first, manifest order among equals.
+    pub steps: Vec<PlannedStep>,
+}
+
+impl Plan {
+    pub const FORMAT_VERSION: u32 = 1;
+
+    pub fn new(
+        pipeline: &Pipeline,
+        graph: &StepGraph,
+        selection: &Selection,
+        concurrency: usize,
+    ) -> Result<Self, SelectorError> {
+        let selected: Option<HashSet<StepId>> = if selection.select.is_empty() {
+            None
+        } else {
+            let mut selected = HashSet::new();
+            for selector in &selection.select {
+                selected.extend(selector.matches(pipeline, graph)?);
+            }
+            Some(selected)
+        };
+        let mut excluded = HashSet::new();
+        for selector in &selection.exclude {
+            excluded.extend(selector.matches(pipeline, graph)?);
+        }
+
+        let mut waves: HashMap<&StepId, usize> = HashMap::new();
+        let mut steps = Vec::with_capacity(graph.len());
+        for id in graph.topological_order() {
+            let step = pipeline.step(id);
+            let skip = if excluded.contains(id) {
+                Some(SkipReason::Excluded)
+            } else if selected
+                .as_ref()
+                .is_some_and(|selected| !selected.contains(id))
+            {
+                Some(SkipReason::NotSelected)
+            } else if !step.enabled {
+                Some(SkipReason::Disabled)
+            } else {
+                None
+            };
+            let waits_for: Vec<StepId> = if skip.is_some() {
+                Vec::new()
+            } else {
+                graph
+                    .dependencies(id)
+                    .into_iter()
+                    .filter(|dependency| waves.contains_key(dependency))
+                    .cloned()
+                    .collect()
+            };
+            let decision = match skip {
+                Some(reason) => Decision::Skip { reason },
+                None => {
+                    let wave = 1 + waits_for
+                        .iter()
+                        .map(|dependency| waves[dependency])
+                        .max()
+                        .unwrap_or(0);
+                    waves.insert(id, wave);
+                    Decision::Run { wave }
+                }
+            };
+            steps.push(PlannedStep {
+                id: id.clone(),
+                kind: step.kind(),
+                waits_for,
+                decision,
+                summary: step.action.summary(),
+            });
+        }
+        Ok(Self {
+            version: Self::FORMAT_VERSION,
+            pipeline: pipeline.name.clone(),
+            concurrency,
+            steps,
+        })
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = &PlannedStep> {
+        self.steps.iter().filter(|step| step.runs())
+    }
+
+    /// The plan as people read it: waves of steps, then the skipped ones.
+    pub fn render_text(&self) -> String {
+        let running = self.running().count();
+        let mut output = format!(
+            "plan for `{}`: {running} of {} steps run, at most {} at a time\n",
+            self.pipeline,
+            self.steps.len(),
+            self.concurrency
+        );
+        let width = self
+            .steps
+            .iter()
+            .map(|step| step.id.as_str().len())
+            .max()
+            .unwrap_or(0);
+        let waves = self
+            .running()
+            .filter_map(|step| match step.decision {
+                Decision::Run { wave } => Some(wave),
+                Decision::Skip { .. } => None,
+            })
+            .max()
+            .unwrap_or(0);
+        for wave in 1..=waves {
+            let _ = write!(output, "\nwave {wave}\n");
+            for step in self
+                .steps
+                .iter()
+                .filter(|step| step.decision == Decision::Run { wave })
+            {
+                let _ = write!(
+                    output,
+                    "  {:width$}  {:<9}  {}",
+                    step.id.as_str(),
+                    step.kind.name(),
+                    step.summary
+                );
+                if !step.waits_for.is_empty() {
+                    let names: Vec<&str> = step.waits_for.iter().map(StepId::as_str).collect();
+                    let _ = write!(output, "  (after {})", names.join(", "));
+                }
+                output.push('\n');
+            }
+        }
+        let skipped: Vec<&PlannedStep> = self.steps.iter().filter(|step| !step.runs()).collect();
+        if !skipped.is_empty() {
+            output.push_str("\nskipped\n");
+            for step in skipped {
+                if let Decision::Skip { reason } = step.decision {
+                    let _ = writeln!(
+                        output,
+                        "  {:width$}  {}",
+                        step.id.as_str(),
+                        reason.describe()
+                    );
+                }
+            }
+        }
+        output
+    }
+}

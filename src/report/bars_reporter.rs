@@ -1,0 +1,177 @@
+//! Progress bars on a terminal: one for the run, one per running step.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::pipeline::StepId;
+use crate::report::console::set_active_bars;
+use crate::report::{Reporter, step_lines};
+use crate::run::{RunEvent, StepSkip};
+
+/// Draws indicatif bars on stderr; finished steps are printed as lines above them.
+#[derive(Debug)]
+pub struct BarsReporter {
+    color: bool,
+    verbose: bool,
+    multi: MultiProgress,
+    overall: ProgressBar,
+    steps: HashMap<StepId, ProgressBar>,
+}
+
+impl BarsReporter {
+    pub fn new(color: bool, verbose: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:>5} [{bar:30}] {pos}/{len} steps  {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        overall.set_prefix("run");
+        overall.enable_steady_tick(Duration::from_millis(200));
+        set_active_bars(Some(multi.clone()));
+        Self {
+            color,
+            verbose,
+            multi,
+            overall,
+            steps: HashMap::new(),
+        }
+    }
+
+    fn println(&self, text: &str) {
+        let _ = self.multi.println(text);
+    }
+
+    fn spinner(&self, id: &StepId) -> ProgressBar {
+        let bar = self
+            .multi
+            .insert_before(&self.overall, ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix}  {msg}  {elapsed}")
+                .expect("a valid template"),
+        );
+        bar.set_prefix(id.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+}
+
+impl Reporter for BarsReporter {
+    fn report(&mut self, event: &RunEvent) {
+        let color = self.color;
+        match event {
+            RunEvent::RunStarted {
+                run_id,
+                pipeline,
+                steps,
+                ..
+            } => {
+                self.overall.set_length(*steps as u64);
+                self.println(&step_lines::run_started(
+                    pipeline,
+                    &run_id.to_string(),
+                    *steps,
+                    color,
+                ));
+            }
+            RunEvent::StepStarted {
+                id,
+                kind,
+                attempt,
+                max_attempts,
+            } => {
+                if !self.steps.contains_key(id) {
+                    let bar = self.spinner(id);
+                    self.steps.insert(id.clone(), bar);
+                }
+                let bar = &self.steps[id];
+                let attempt = if *attempt > 1 {
+                    format!(" (attempt {attempt} of {max_attempts})")
+                } else {
+                    String::new()
+                };
+                bar.set_message(format!("{kind}{attempt}"));
+            }
+            RunEvent::StepProgress {
+                id,
+                done,
+                total,
+                unit,
+            } => {
+                if let Some(bar) = self.steps.get(id) {
+                    match total {
+                        Some(total) => bar.set_message(format!("{done}/{total} {unit}")),
+                        None => bar.set_message(format!("{done} {unit}")),
+                    }
+                }
+            }
+            RunEvent::StepRetrying {
+                id,
+                attempt,
+                max_attempts,
+                error,
+                delay,
+            } => {
+                if let Some(bar) = self.steps.get(id) {
+                    bar.set_message(format!(
+                        "retrying in {}",
+                        step_lines::format_elapsed(*delay)
+                    ));
+                }
+                self.println(&step_lines::step_retrying(
+                    id,
+                    *attempt,
+                    *max_attempts,
+                    error,
+                    *delay,
+                    color,
+                ));
+            }
+            RunEvent::StepFinished { id, result } => {
+                if let Some(bar) = self.steps.remove(id) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                self.overall.inc(1);
+                self.println(&step_lines::step_finished(id, result, color));
+            }
+            RunEvent::StepSkipped { id, skip } => {
+                if !matches!(skip, StepSkip::Planned { .. }) {
+                    self.overall.inc(1);
+                }
+                if self.verbose || !matches!(skip, StepSkip::Planned { .. }) {
+                    self.println(&step_lines::step_skipped(id, skip, color));
+                }
+            }
+            RunEvent::StepOutput { id, line, .. } => {
+                self.println(&step_lines::step_output(id, line, color))
+            }
+            RunEvent::Cancelling => self.println(&step_lines::cancelling(color)),
+            RunEvent::RunFinished {
+                status,
+                duration,
+                counts,
+            } => {
+                self.overall.finish_and_clear();
+                self.multi.remove(&self.overall);
+                set_active_bars(None);
+                crate::report::console::write_stderr(
+                    format!(
+                        "{}\n",
+                        step_lines::run_finished(*status, *duration, *counts, color)
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for BarsReporter {
+    fn drop(&mut self) {
+        set_active_bars(None);
+    }
+}

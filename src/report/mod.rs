@@ -1,0 +1,17 @@
+//! Turning run events into output: bars or lines on stderr, the JSON run report, `JUnit` XML.
+
+mod atomic_file;
+mod bars_reporter;
+pub mod console;
+mod junit;
+mod lines_reporter;
+mod reporter;
+mod run_record;
+pub mod step_lines;
+
+pub use atomic_file::write_atomically;
+pub use bars_reporter::BarsReporter;
+pub use junit::render_junit;
+pub use lines_reporter::LinesReporter;
+pub use reporter::{Reporter, SilentReporter};
+pub use run_record::{RunRecord, RunRecorder, StepRecord};

@@ -1,0 +1,391 @@
+//! The scheduler: runs a plan's steps as their dependencies finish, up to a concurrency limit,
+//! with retries, timeouts, fail-fast or keep-going, and cancellation.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::{Pipeline, StepId, StepSpec};
+use crate::plan::{Decision, Plan};
+use crate::run::{
+    Attempt, RunEvent, RunId, RunStatus, StepCounts, StepResult, StepSkip, StepStatus,
+};
+use crate::steps::{StepContext, StepError, execute};
+
+/// How a run behaves, beyond the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Steps running at the same time, at least 1.
+    pub jobs: usize,
+    /// Keep starting steps that do not depend on a failed one.
+    pub keep_going: bool,
+}
+
+/// What a finished run amounts to.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: RunId,
+    pub status: RunStatus,
+    pub duration: Duration,
+    pub counts: StepCounts,
+}
+
+/// Runs one plan. Events go to `events`; the scheduler never prints.
+#[derive(Debug)]
+pub struct Scheduler {
+    pipeline: Arc<Pipeline>,
+    plan: Plan,
+    options: RunOptions,
+    events: UnboundedSender<RunEvent>,
+    run_id: RunId,
+}
+
+/// Per-step bookkeeping while the run goes.
+#[derive(Debug)]
+struct Progress {
+    /// Position of each planned-to-run step in the plan, which orders the ready queue.
+    position: HashMap<StepId, usize>,
+    /// How many dependencies each waiting step still waits for.
+    waiting_on: HashMap<StepId, usize>,
+    /// Planned steps that wait for each step.
+    dependents: HashMap<StepId, Vec<StepId>>,
+    ready: BinaryHeap<Reverse<(usize, StepId)>>,
+    /// Steps that have started, finished or been skipped.
+    settled: HashSet<StepId>,
+}
+
+impl Scheduler {
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        plan: Plan,
+        options: RunOptions,
+        events: UnboundedSender<RunEvent>,
+    ) -> Self {
+        Self {
+            pipeline,
+            plan,
+            options,
+            events,
+            run_id: RunId::new(),
+        }
+    }
+
+    pub fn run_id(&self) -> RunId {
+        self.run_id
+    }
+
+    fn emit(&self, event: RunEvent) {
+        // A closed channel means nobody reports any more; the run itself goes on.
+        let _ = self.events.send(event);
+    }
+
+    /// Runs the plan until every step has finished or been skipped. `cancel` stops the run:
+    /// running steps are stopped, the others skipped, and the run ends `cancelled`.
+    pub async fn run(self, cancel: CancellationToken) -> RunSummary {
+        let started = Instant::now();
+        let planned = self.plan.running().count();
+        self.emit(RunEvent::RunStarted {
+            run_id: self.run_id,
+            pipeline: self.pipeline.name.clone(),
+            steps: planned,
+            started_at: Utc::now(),
+        });
+        for step in &self.plan.steps {
+            if let Decision::Skip { reason } = step.decision {
+                self.emit(RunEvent::StepSkipped {
+                    id: step.id.clone(),
+                    skip: StepSkip::Planned { because: reason },
+                });
+            }
+        }
+
+        let mut progress = self.progress();
+        let mut tasks: JoinSet<(StepId, StepResult)> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, StepId> = HashMap::new();
+        let mut counts = StepCounts::default();
+        let mut stopping = false;
+        let mut cancel_reported = false;
+        let jobs = self.options.jobs.max(1);
+
+        loop {
+            while !stopping && !cancel.is_cancelled() && tasks.len() < jobs {
+                let Some(Reverse((_, id))) = progress.ready.pop() else {
+                    break;
+                };
+                progress.settled.insert(id.clone());
+                let step = Arc::new(self.pipeline.step(&id).clone());
+                let handle = tasks.spawn(run_step(
+                    step,
+                    self.run_id,
+                    self.events.clone(),
+                    cancel.child_token(),
+                ));
+                running.insert(handle.id(), id);
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            let joined = tokio::select! {
+                joined = tasks.join_next_with_id() => joined,
+                () = cancel.cancelled(), if !cancel_reported => {
+                    cancel_reported = true;
+                    self.emit(RunEvent::Cancelling);
+                    continue;
+                }
+            };
+            let Some(joined) = joined else { break };
+            let (id, result) = match joined {
+                Ok((_, (id, result))) => (id, result),
+                Err(error) => {
+                    // A panic in a step is pipewright's bug; the run records it and goes on.
+                    let id = running.remove(&error.id()).expect("every task is tracked");
+                    (id, panicked_result(&error))
+                }
+            };
+            let status = result.status;
+            self.emit(RunEvent::StepFinished {
+                id: id.clone(),
+                result: Box::new(result),
+            });
+            if status == StepStatus::Succeeded {
+                counts.succeeded += 1;
+                progress.release_dependents(&id);
+            } else if status == StepStatus::Cancelled {
+                counts.cancelled += 1;
+            } else {
+                counts.failed += 1;
+                stopping |= !self.options.keep_going;
+                for skipped in progress.skip_descendants(&id) {
+                    self.emit(RunEvent::StepSkipped {
+                        id: skipped,
+                        skip: StepSkip::UpstreamFailed { step: id.clone() },
+                    });
+                }
+            }
+        }
+
+        let cancelled = cancel.is_cancelled();
+        for step in self.plan.running() {
+            if !progress.settled.contains(&step.id) {
+                self.emit(RunEvent::StepSkipped {
+                    id: step.id.clone(),
+                    skip: if cancelled {
+                        StepSkip::Cancelled
+                    } else {
+                        StepSkip::RunStopped
+                    },
+                });
+            }
+        }
+        let status = if cancelled {
+            RunStatus::Cancelled
+        } else if counts.failed > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        counts.skipped =
+            self.plan.steps.len() - counts.succeeded - counts.failed - counts.cancelled;
+        let duration = started.elapsed();
+        self.emit(RunEvent::RunFinished {
+            status,
+            duration,
+            counts,
+        });
+        RunSummary {
+            run_id: self.run_id,
+            status,
+            duration,
+            counts,
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let mut progress = Progress {
+            position: HashMap::new(),
+            waiting_on: HashMap::new(),
+            dependents: HashMap::new(),
+            ready: BinaryHeap::new(),
+            settled: HashSet::new(),
+        };
+        for (position, step) in self.plan.running().enumerate() {
+            progress.position.insert(step.id.clone(), position);
+            progress
+                .waiting_on
+                .insert(step.id.clone(), step.waits_for.len());
+            for dependency in &step.waits_for {
+                progress
+                    .dependents
+                    .entry(dependency.clone())
+                    .or_default()
+                    .push(step.id.clone());
+            }
+            if step.waits_for.is_empty() {
+                progress.ready.push(Reverse((position, step.id.clone())));
+            }
+        }
+        progress
+    }
+}
+
+impl Progress {
+    fn release_dependents(&mut self, id: &StepId) {
+        for dependent in self.dependents.get(id).cloned().unwrap_or_default() {
+            let waiting = self
+                .waiting_on
+                .get_mut(&dependent)
+                .expect("dependents are planned steps");
+            *waiting -= 1;
+            if *waiting == 0 && !self.settled.contains(&dependent) {
+                self.ready
+                    .push(Reverse((self.position[&dependent], dependent)));
+            }
+        }
+    }
+
+    /// Marks every planned step downstream of `id` as settled; returns them in plan order.
+    fn skip_descendants(&mut self, id: &StepId) -> Vec<StepId> {
+        let mut stack = vec![id.clone()];
+        let mut found = Vec::new();
+        while let Some(current) = stack.pop() {
+            for dependent in self.dependents.get(&current).cloned().unwrap_or_default() {
+                if self.settled.insert(dependent.clone()) {
+                    stack.push(dependent.clone());
+                    found.push(dependent);
+                }
+            }
+        }
+        found.sort_by_key(|id| self.position[id]);
+        found
+    }
+}
+
+fn panicked_result(error: &tokio::task::JoinError) -> StepResult {
+    let now = Utc::now();
+    StepResult {
+        status: StepStatus::Failed,
+        attempts: Vec::new(),
+        started_at: now,
+        finished_at: now,
+        duration: Duration::ZERO,
+        error: Some(format!("pipewright failed while running the step: {error}")),
+        rows: None,
+        output_tail: Vec::new(),
+    }
+}
+
+/// Runs a step's attempts: timeouts, retries with backoff, cancellation.
+async fn run_step(
+    step: Arc<StepSpec>,
+    run_id: RunId,
+    events: UnboundedSender<RunEvent>,
+    cancel: CancellationToken,
+) -> (StepId, StepResult) {
+    let started_at = Utc::now();
+    let started = Instant::now();
+    let max_attempts = step.retry.max_attempts();
+    let mut attempts = Vec::new();
+    let mut number = 1;
+    let outcome = loop {
+        let _ = events.send(RunEvent::StepStarted {
+            id: step.id.clone(),
+            kind: step.kind(),
+            attempt: number,
+            max_attempts,
+        });
+        let attempt_started_at = Utc::now();
+        let attempt_started = Instant::now();
+        let result = attempt(&step, run_id, &events, &cancel).await;
+        let status = match &result {
+            Ok(_) => StepStatus::Succeeded,
+            Err(StepError::TimedOut { .. }) => StepStatus::TimedOut,
+            Err(StepError::Cancelled) => StepStatus::Cancelled,
+            Err(_) => StepStatus::Failed,
+        };
+        attempts.push(Attempt {
+            number,
+            started_at: attempt_started_at,
+            duration: attempt_started.elapsed(),
+            status,
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+        match result {
+            Err(error)
+                if error.is_transient() && number < max_attempts && !cancel.is_cancelled() =>
+            {
+                let delay = step.retry.delay(number, fastrand::f64());
+                tracing::warn!(target: crate::logging::EVENTS_TARGET, step = %step.id, attempt = number, "attempt failed, retrying in {delay:?}: {error}");
+                let _ = events.send(RunEvent::StepRetrying {
+                    id: step.id.clone(),
+                    attempt: number,
+                    max_attempts,
+                    error: error.to_string(),
+                    delay,
+                });
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = cancel.cancelled() => break (StepStatus::Cancelled, Err(StepError::Cancelled)),
+                }
+                number += 1;
+            }
+            result => break (status, result),
+        }
+    };
+    let (status, result) = outcome;
+    let (rows, output_tail, error) = match result {
+        Ok(output) => (output.rows, output.output_tail, None),
+        Err(error) => (None, error.output_tail().to_vec(), Some(error.to_string())),
+    };
+    if let Some(error) = &error {
+        tracing::error!(target: crate::logging::EVENTS_TARGET, step = %step.id, "step {}: {error}", status.name());
+    }
+    (
+        step.id.clone(),
+        StepResult {
+            status,
+            attempts,
+            started_at,
+            finished_at: Utc::now(),
+            duration: started.elapsed(),
+            error,
+            rows,
+            output_tail,
+        },
+    )
+}
+
+/// One attempt, stopped by its timeout or by the run's cancellation.
+async fn attempt(
+    step: &StepSpec,
+    run_id: RunId,
+    events: &UnboundedSender<RunEvent>,
+    cancel: &CancellationToken,
+) -> Result<crate::steps::StepOutput, StepError> {
+    let token = cancel.child_token();
+    let context = StepContext {
+        run_id,
+        step_id: step.id.clone(),
+        cancel: token.clone(),
+        events: events.clone(),
+    };
+    let work = execute(step, &context);
+    tokio::pin!(work);
+    let Some(timeout) = step.timeout else {
+        return work.await;
+    };
+    tokio::select! {
+        result = &mut work => result,
+        () = tokio::time::sleep(timeout) => {
+            // Ask the step to stop and wait until it has: the work must really end.
+            token.cancel();
+            let _ = work.await;
+            Err(StepError::TimedOut { after: timeout })
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Keeping passwords out of everything pipewright prints or writes.
+//!
+//! Two mechanisms: connection URLs redact their own password (`ConnectionUrl` never prints
+//! it), and every secret value pipewright learns of (URL passwords, variables whose name says
+//! they are secret) is registered here, so that output sinks can scrub it from any text.
+
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+/// What a redacted secret is replaced with.
+pub const MASK: &str = "****";
+
+/// Secrets shorter than this are not scrubbed from free text: replacing every `ab` in a log
+/// would destroy the log and tell an attacker the secret's length anyway.
+const MIN_SCRUBBED_LENGTH: usize = 4;
+
+static REGISTERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Remembers a secret so that [`redact`] removes it from any text.
+pub fn register_secret(value: &str) {
+    if value.len() < MIN_SCRUBBED_LENGTH {
+        return;
+    }
+    let mut registered = REGISTERED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !registered.iter().any(|known| known == value) {
+        registered.push(value.to_owned());
+        // Longest first, so that a secret containing another is replaced whole.
+        registered.sort_by_key(|known| std::cmp::Reverse(known.len()));
+    }
+}
+
+/// `text` with every registered secret replaced by [`MASK`].
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let registered = REGISTERED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut output = Cow::Borrowed(text);
+    for secret in registered.iter() {
+        if output.contains(secret.as_str()) {
+            output = Cow::Owned(output.replace(secret.as_str(), MASK));
+        }
+    }
+    output
+}
+
+/// Whether a variable's name says it holds a secret (`DB_PASSWORD`, `API_TOKEN`, ...).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "PWD",
+        "SECRET",
+        "TOKEN",
+        "CREDENTIAL",
+        "PRIVATE_KEY",
+        "API_KEY",
+    ]
+    .iter()
+    .any(|marker| upper.contains(marker))
+        && upper != "PWD"
+        && upper != "OLDPWD"
+}
+
+/// The password of a URL's user info, if it has one.
+pub fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let (user_info, _) = authority.rsplit_once('@')?;
+    let (_, password) = user_info.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// A URL with the password of its user info and any `password=` query parameter masked.
+pub fn redact_url(url: &str) -> String {
+    let mut output = url.to_owned();
+    if let Some(password) = url_password(url) {
+        let (scheme, rest) = url.split_once("://").expect("url_password found `://`");
+        let at = rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+            .rfind('@')
+            .expect("url_password found `@`");
+        let user_end = at - password.len() - 1;
+        output = format!("{scheme}://{}:{MASK}{}", &rest[..user_end], &rest[at..]);
+    }
+    if let Some(query_start) = output.find('?') {
+        let (base, query) = output.split_at(query_start + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={MASK}"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        output = format!("{base}{}", query.join("&"));
+    }
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_url_passwords() {
+        for (url, expected) in [
+            (
+                "postgres://u:s3cret@host:5432/db",
+                "postgres://u:****@host:5432/db",
+            ),
+            ("postgres://u:p@ss@host/db", "postgres://u:****@host/db"),
+            ("mysql://root@localhost/test", "mysql://root@localhost/test"),
+            (
+                "mysql://root:@localhost/test",
+                "mysql://root:@localhost/test",
+            ),
+            ("sqlite://data/x.db", "sqlite://data/x.db"),
+            (
+                "postgres://h/db?user=u&password=pw&sslmode=require",
+                "postgres://h/db?user=u&password=****&sslmode=require",
+            ),
+            ("postgres://u:pw@h/db?x=@y", "postgres://u:****@h/db?x=@y"),
+        ] {
+            assert_eq!(redact_url(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn scrubs_registered_secrets_from_text() {
+        register_secret("hunter2-for-test");
+        register_secret("ab");
+        assert_eq!(redact("login hunter2-for-test ok ab"), "login **** ok ab");
+        assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "DB_PASSWORD",
+            "api_token",
+            "AWS_SECRET_ACCESS_KEY",
+            "PGPASSWORD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["PWD", "HOME", "DB_HOST", "KEYSPACE"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+}

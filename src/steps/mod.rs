@@ -1,0 +1,11 @@
+//! The engines that execute steps, one per kind.
+
+mod command_step;
+mod execute;
+mod step_context;
+mod step_error;
+
+pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
+pub use execute::execute;
+pub use step_context::{StepContext, StepOutput};
+pub use step_error::StepError;

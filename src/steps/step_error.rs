@@ -1,0 +1,70 @@
+//! Why a step attempt failed, and whether trying again can help.
+
+use std::time::Duration;
+
+use crate::pipeline::StepKind;
+use crate::values::HumanDuration;
+
+/// A failed attempt at a step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(
+        "`{kind}` steps are not implemented in this version of pipewright; `check` and `plan` accept them, `run` cannot execute them yet"
+    )]
+    NotImplemented { kind: StepKind },
+
+    #[error("cannot start `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{program}` {status}{}", tail_suffix(.output_tail))]
+    Exited {
+        program: String,
+        /// "exited with status 3" or "was killed by signal SIGKILL".
+        status: String,
+        output_tail: Vec<String>,
+    },
+
+    #[error("timed out after {}", HumanDuration::new(*.after))]
+    TimedOut { after: Duration },
+
+    #[error("cancelled")]
+    Cancelled,
+
+    #[error("lost track of the step's process")]
+    Io(#[source] std::io::Error),
+
+    #[error("pipewright failed while running the step: {0}")]
+    Internal(String),
+}
+
+fn tail_suffix(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; last output:\n{}", tail.join("\n"))
+    }
+}
+
+impl StepError {
+    /// Whether a retry may succeed. Failures of the step's own work (a non-zero exit, a
+    /// timeout) are retried when the manifest asks for retries; failures that will not change
+    /// by themselves (a missing program, an unimplemented kind, cancellation) are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Exited { .. } | Self::TimedOut { .. } | Self::Io(_)
+        )
+    }
+
+    /// The last lines of output, if the error carries them.
+    pub fn output_tail(&self) -> &[String] {
+        match self {
+            Self::Exited { output_tail, .. } => output_tail,
+            _ => &[],
+        }
+    }
+}
