@@ -33,10 +33,15 @@ pub fn main() -> std::process::ExitCode {
         Command::Check(check) => load_manifest(&check.manifest).map(|loaded| {
             let connections = loaded.pipeline.connections.len();
             print_stdout(&format!(
-                "{}: ok (pipeline `{}`, {} steps, {connections} {})\n",
+                "{}: ok (pipeline `{}`, {} {}, {connections} {})\n",
                 check.manifest.manifest.display(),
                 loaded.pipeline.name,
                 loaded.graph.len(),
+                if loaded.graph.len() == 1 {
+                    "step"
+                } else {
+                    "steps"
+                },
                 if connections == 1 {
                     "connection"
                 } else {

@@ -15,9 +15,72 @@ pub fn pipeline_schema() -> &'static Value {
         let schema = SchemaSettings::draft07()
             .into_generator()
             .into_root_schema_for::<RawPipeline>();
-        schema.to_value()
+        let mut value = schema.to_value();
+        tomlify(&mut value);
+        value
     });
     &SCHEMA
+}
+
+/// Adapts serde's schema to TOML: there is no `null` in TOML (an absent key is how a value is
+/// left out), integer formats mean nothing to editors, and every table is closed, so that
+/// editors flag unknown keys as pipewright does.
+fn tomlify(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|kind| kind != "null");
+                if types.len() == 1 {
+                    let single = types.remove(0);
+                    map.insert("type".to_owned(), single);
+                }
+            }
+            for combinator in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(members)) = map.get_mut(combinator) {
+                    members.retain(|member| member.get("type") != Some(&Value::from("null")));
+                    if members.len() == 1 {
+                        let single = members.remove(0);
+                        map.remove(combinator);
+                        if let Value::Object(inner) = single {
+                            for (key, value) in inner {
+                                map.entry(key).or_insert(value);
+                            }
+                        }
+                    }
+                }
+            }
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|format| {
+                    matches!(
+                        format,
+                        "uint" | "uint32" | "uint64" | "int32" | "int64" | "double" | "float"
+                    )
+                })
+            {
+                map.remove("format");
+            }
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".to_owned(), Value::Bool(false));
+            }
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                // `default` of `null` is what serde writes for an absent key.
+                for property in properties.values_mut() {
+                    if let Value::Object(property) = property
+                        && property.get("default") == Some(&Value::Null)
+                    {
+                        property.remove("default");
+                    }
+                }
+            }
+            for value in map.values_mut() {
+                tomlify(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tomlify),
+        _ => {}
+    }
 }
 
 /// The schema as committed in `schemas/pipeline.schema.json`: pretty-printed, with a final
@@ -128,6 +191,16 @@ mod tests {
         let check = known_keys(&KeyPath::root().key("steps").key("x").key("checks").index(3));
         assert!(check.contains(&"severity".to_owned()));
         assert!(known_keys(&KeyPath::root().key("vars").key("x")).is_empty());
+    }
+
+    #[test]
+    fn schema_speaks_toml() {
+        let text = pipeline_schema_text();
+        assert!(!text.contains("\"null\""), "TOML has no null");
+        assert_eq!(
+            pipeline_schema()["definitions"]["RawStep"]["additionalProperties"],
+            Value::Bool(false)
+        );
     }
 
     #[test]

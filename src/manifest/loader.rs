@@ -36,13 +36,7 @@ pub struct Loaded {
 pub fn load(source: &SourceFile) -> Result<Loaded, Vec<ManifestError>> {
     let (mut tree, syntax_errors) = DeTable::parse_recoverable(source.text());
     if !syntax_errors.is_empty() {
-        return Err(syntax_errors
-            .into_iter()
-            .map(|error| ManifestError::Syntax {
-                message: error.message().trim_end().to_owned(),
-                span: source_span(&error.span().unwrap_or(0..0)),
-            })
-            .collect());
+        return Err(syntax_errors_of(source.text(), &syntax_errors));
     }
 
     let mut errors = Vec::new();
@@ -82,6 +76,76 @@ pub fn load(source: &SourceFile) -> Result<Loaded, Vec<ManifestError>> {
         }
         None => Err(errors),
     }
+}
+
+/// Converts the parser's errors. A table defined twice makes the parser report every key of the
+/// second definition as a duplicate; that becomes one error at the second header, naming the
+/// line of the first.
+fn syntax_errors_of(text: &str, errors: &[toml::de::Error]) -> Vec<ManifestError> {
+    let mut converted = Vec::new();
+    let mut skip_until = 0;
+    for error in errors {
+        let span = error.span().unwrap_or(0..0);
+        let message = error.message().trim_end();
+        if message == "duplicate key" {
+            if span.start < skip_until {
+                continue;
+            }
+            if let Some(duplicate) = duplicate_table(text, &span) {
+                skip_until = duplicate.body_end;
+                converted.push(duplicate.error);
+                continue;
+            }
+        }
+        converted.push(ManifestError::Syntax {
+            message: message.to_owned(),
+            span: source_span(&span),
+        });
+    }
+    converted
+}
+
+struct DuplicateTable {
+    error: ManifestError,
+    /// Where the duplicate table's body ends: the next header, or the end of the text.
+    body_end: usize,
+}
+
+/// If `span` is in a `[header]` line, the error for a table defined twice.
+fn duplicate_table(text: &str, span: &Span) -> Option<DuplicateTable> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |index| index + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |index| line_start + index);
+    let header = text[line_start..line_end].trim();
+    if !header.starts_with('[') || header.starts_with("[[") {
+        return None;
+    }
+    let header = header.split('#').next().unwrap_or(header).trim();
+    let first = text[..line_start]
+        .lines()
+        .position(|line| line.split('#').next().unwrap_or(line).trim() == header)?;
+    let body_end = text[line_end..]
+        .match_indices('\n')
+        .map(|(index, _)| line_end + index + 1)
+        .find(|start| {
+            text[*start..]
+                .trim_start_matches([' ', '\t'])
+                .starts_with('[')
+        })
+        .unwrap_or(text.len());
+    Some(DuplicateTable {
+        error: ManifestError::Conflict {
+            message: format!("table `{header}` is defined twice"),
+            span: source_span(&(line_start..line_end)),
+            label: "second definition".to_owned(),
+            help: Some(format!(
+                "it is first defined on line {}; merge the two tables, or give one of them another name",
+                first + 1
+            )),
+        },
+        body_end,
+    })
 }
 
 /// Converts `serde_ignored`'s path, dropping the wrappers that are not TOML keys.
@@ -372,6 +436,21 @@ mod tests {
         let errors = errors("[pipeline]\nname = \"x\nother = 1\n");
         assert!(!errors.is_empty());
         assert!(matches!(errors[0], ManifestError::Syntax { .. }));
+    }
+
+    #[test]
+    fn a_table_defined_twice_is_one_error_naming_the_first_line() {
+        let text = "[pipeline]\nname = \"x\"\n\n[steps.a]\nkind = \"command\"\n\n[steps.a]\nkind = \"command\"\nrun = [\"x\"]\n\n[steps.b]\nkind = 1\nkind = 2\n";
+        let errors = errors(text);
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert_eq!(spanned_text(text, &errors[0]), "[steps.a]");
+        let ManifestError::Conflict { message, help, .. } = &errors[0] else {
+            panic!()
+        };
+        assert_eq!(message, "table `[steps.a]` is defined twice");
+        assert!(help.as_deref().unwrap().contains("line 4"));
+        // A duplicate key inside a table stays a plain syntax error.
+        assert!(matches!(errors[1], ManifestError::Syntax { .. }));
     }
 
     #[test]

@@ -64,8 +64,7 @@ pub struct RawPipelineSection {
     pub name: Option<Spanned<String>>,
     /// What the pipeline is for.
     pub description: Option<String>,
-    /// How many steps may run at the same time (default: the number of CPUs). `--jobs`
-    /// overrides it.
+    /// How many steps may run at the same time (default 4). `--jobs` overrides it.
     #[schemars(range(min = 1))]
     pub concurrency: Option<Spanned<u32>>,
     /// The manifest format version. Only `1` exists.

@@ -91,7 +91,10 @@ pub struct Attempt {
     /// 1-based.
     pub number: u32,
     pub started_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::run::serialize_millis")]
+    #[serde(
+        serialize_with = "crate::run::serialize_millis",
+        rename = "duration_ms"
+    )]
     pub duration: Duration,
     pub status: StepStatus,
     pub error: Option<String>,
@@ -105,7 +108,10 @@ pub struct StepResult {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// From the start of the first attempt to the end of the last, waits included.
-    #[serde(serialize_with = "crate::run::serialize_millis")]
+    #[serde(
+        serialize_with = "crate::run::serialize_millis",
+        rename = "duration_ms"
+    )]
     pub duration: Duration,
     /// The error of the last attempt.
     pub error: Option<String>,

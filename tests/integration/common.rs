@@ -1,0 +1,152 @@
+//! A small builder that runs the real `pipewright` binary in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// One invocation of the CLI, set up step by step.
+pub struct Pipewright {
+    directory: tempfile::TempDir,
+    arguments: Vec<String>,
+    environment: Vec<(String, String)>,
+}
+
+/// What an invocation printed and returned.
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub directory: PathBuf,
+}
+
+impl Pipewright {
+    pub fn new() -> Self {
+        Self {
+            directory: tempfile::tempdir().expect("a temporary directory"),
+            arguments: Vec::new(),
+            environment: Vec::new(),
+        }
+    }
+
+    /// Writes `pipeline.toml` in the directory.
+    pub fn manifest(self, text: &str) -> Self {
+        self.file("pipeline.toml", text)
+    }
+
+    pub fn file(self, path: &str, contents: &str) -> Self {
+        let full = self.directory.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+        self
+    }
+
+    pub fn args<I, S>(mut self, arguments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.arguments.extend(arguments.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.environment.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// The command, with a clean environment: no colour, no CI, plain progress.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipewright"));
+        command
+            .args(&self.arguments)
+            .current_dir(self.directory.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.directory.path())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100");
+        for (name, value) in &self.environment {
+            command.env(name, value);
+        }
+        command
+    }
+
+    pub fn run(self) -> Outcome {
+        let output: Output = self.command().output().expect("pipewright runs");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            directory: self.directory.keep(),
+        }
+    }
+}
+
+impl Outcome {
+    pub fn assert_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code {} instead of {expected}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.directory.join(path)).unwrap_or_else(|error| {
+            panic!("cannot read {path}: {error}\n--- stderr\n{}", self.stderr)
+        })
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.directory.join(path).exists()
+    }
+
+    /// The run report, if the run wrote one to `report.json`.
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::from_str(&self.read("report.json")).expect("the report is JSON")
+    }
+
+    /// stderr with run ids and durations replaced, for snapshots.
+    pub fn stderr_normalized(&self) -> String {
+        normalize(&self.stderr)
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+/// Replaces what changes from run to run: run ids, durations, timestamps.
+pub fn normalize(text: &str) -> String {
+    let patterns = [
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[RUN_ID]",
+        ),
+        (r"\b\d+(\.\d+)?(ms|s)\b", "[DURATION]"),
+        (r"\b\d+m\d{2}s\b", "[DURATION]"),
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?Z?",
+            "[TIME]",
+        ),
+    ];
+    let mut text = text.to_owned();
+    for (pattern, replacement) in patterns {
+        text = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
+    }
+    text
+}
+
+/// A `[pipeline]` header for manifests written in tests.
+pub fn header(name: &str, concurrency: usize) -> String {
+    format!("[pipeline]\nname = \"{name}\"\nconcurrency = {concurrency}\n")
+}
