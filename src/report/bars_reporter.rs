@@ -147,7 +147,7 @@ impl Reporter for BarsReporter {
                 }
             }
             RunEvent::StepOutput { id, line, .. } => {
-                self.println(&step_lines::step_output(id, line, color))
+                self.println(&step_lines::step_output(id, line, color));
             }
             RunEvent::Cancelling => self.println(&step_lines::cancelling(color)),
             RunEvent::RunFinished {

@@ -71,7 +71,7 @@ impl Reporter for LinesReporter {
                 }
             }
             RunEvent::StepOutput { id, line, .. } => {
-                Self::line(&step_lines::step_output(id, line, color))
+                Self::line(&step_lines::step_output(id, line, color));
             }
             RunEvent::Cancelling => Self::line(&step_lines::cancelling(color)),
             RunEvent::RunFinished {

@@ -4,14 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// One invocation of the CLI, set up step by step.
-pub struct Pipewright {
+pub(crate) struct Pipewright {
     directory: tempfile::TempDir,
     arguments: Vec<String>,
     environment: Vec<(String, String)>,
 }
 
 /// What an invocation printed and returned.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -19,7 +19,7 @@ pub struct Outcome {
 }
 
 impl Pipewright {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             directory: tempfile::tempdir().expect("a temporary directory"),
             arguments: Vec::new(),
@@ -28,18 +28,18 @@ impl Pipewright {
     }
 
     /// Writes `pipeline.toml` in the directory.
-    pub fn manifest(self, text: &str) -> Self {
+    pub(crate) fn manifest(self, text: &str) -> Self {
         self.file("pipeline.toml", text)
     }
 
-    pub fn file(self, path: &str, contents: &str) -> Self {
+    pub(crate) fn file(self, path: &str, contents: &str) -> Self {
         let full = self.directory.path().join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, contents).unwrap();
         self
     }
 
-    pub fn args<I, S>(mut self, arguments: I) -> Self
+    pub(crate) fn args<I, S>(mut self, arguments: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -48,17 +48,17 @@ impl Pipewright {
         self
     }
 
-    pub fn env(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn env(mut self, name: &str, value: &str) -> Self {
         self.environment.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.directory.path()
     }
 
     /// The command, with a clean environment: no colour, no CI, plain progress.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pipewright"));
         command
             .args(&self.arguments)
@@ -74,7 +74,7 @@ impl Pipewright {
         command
     }
 
-    pub fn run(self) -> Outcome {
+    pub(crate) fn run(self) -> Outcome {
         let output: Output = self.command().output().expect("pipewright runs");
         Outcome {
             code: output.status.code().unwrap_or(-1),
@@ -86,7 +86,7 @@ impl Pipewright {
 }
 
 impl Outcome {
-    pub fn assert_code(&self, expected: i32) -> &Self {
+    pub(crate) fn assert_code(&self, expected: i32) -> &Self {
         assert_eq!(
             self.code, expected,
             "exit code {} instead of {expected}\n--- stdout\n{}\n--- stderr\n{}",
@@ -95,23 +95,23 @@ impl Outcome {
         self
     }
 
-    pub fn read(&self, path: &str) -> String {
+    pub(crate) fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.directory.join(path)).unwrap_or_else(|error| {
             panic!("cannot read {path}: {error}\n--- stderr\n{}", self.stderr)
         })
     }
 
-    pub fn exists(&self, path: &str) -> bool {
+    pub(crate) fn exists(&self, path: &str) -> bool {
         self.directory.join(path).exists()
     }
 
     /// The run report, if the run wrote one to `report.json`.
-    pub fn report(&self) -> serde_json::Value {
+    pub(crate) fn report(&self) -> serde_json::Value {
         serde_json::from_str(&self.read("report.json")).expect("the report is JSON")
     }
 
     /// stderr with run ids and durations replaced, for snapshots.
-    pub fn stderr_normalized(&self) -> String {
+    pub(crate) fn stderr_normalized(&self) -> String {
         normalize(&self.stderr)
     }
 }
@@ -123,7 +123,7 @@ impl Drop for Outcome {
 }
 
 /// Replaces what changes from run to run: run ids, durations, timestamps.
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let patterns = [
         (
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
@@ -147,6 +147,6 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// A `[pipeline]` header for manifests written in tests.
-pub fn header(name: &str, concurrency: usize) -> String {
+pub(crate) fn header(name: &str, concurrency: usize) -> String {
     format!("[pipeline]\nname = \"{name}\"\nconcurrency = {concurrency}\n")
 }

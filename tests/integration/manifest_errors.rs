@@ -1,4 +1,4 @@
-//! Every kind of manifest error: exit code 2, the file:line:col of the mistake, a snippet, a
+//! Every kind of manifest error: exit code 2, the <file:line:col> of the mistake, a snippet, a
 //! suggestion, and every error of the file in one report.
 
 use crate::common::{Pipewright, header};

@@ -327,7 +327,7 @@ impl Analyzer<'_> {
                 for check in list.get() {
                     match &check.get().kind {
                         Some(kind) if CHECK_KINDS.contains(&kind.as_str()) => {
-                            checks.push(kind.get().clone())
+                            checks.push(kind.get().clone());
                         }
                         Some(kind) => self.errors.push(ManifestError::InvalidValue {
                             key: format!("{table}.checks.kind"),
@@ -336,7 +336,7 @@ impl Analyzer<'_> {
                             help: help_for_unknown(kind.as_str(), CHECK_KINDS),
                         }),
                         None => {
-                            self.missing("kind", &format!("{table}.checks"), check.span(), None)
+                            self.missing("kind", &format!("{table}.checks"), check.span(), None);
                         }
                     }
                 }
