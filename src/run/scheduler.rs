@@ -16,7 +16,7 @@ use crate::plan::{Decision, Plan};
 use crate::run::{
     Attempt, RunEvent, RunId, RunStatus, StepCounts, StepResult, StepSkip, StepStatus,
 };
-use crate::steps::{StepContext, StepError, execute};
+use crate::steps::{Engines, StepContext, StepError, StepExecutor};
 
 /// How a run behaves, beyond the plan.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,7 @@ pub struct Scheduler {
     options: RunOptions,
     events: UnboundedSender<RunEvent>,
     run_id: RunId,
+    executor: Arc<dyn StepExecutor>,
 }
 
 /// Per-step bookkeeping while the run goes.
@@ -73,7 +74,15 @@ impl Scheduler {
             options,
             events,
             run_id: RunId::new(),
+            executor: Arc::new(Engines),
         }
+    }
+
+    /// Runs steps with another executor (the scheduler benchmark uses a no-op).
+    #[must_use]
+    pub fn with_executor(mut self, executor: Arc<dyn StepExecutor>) -> Self {
+        self.executor = executor;
+        self
     }
 
     pub fn run_id(&self) -> RunId {
@@ -122,6 +131,7 @@ impl Scheduler {
                 let step = Arc::new(self.pipeline.step(&id).clone());
                 let handle = tasks.spawn(run_step(
                     step,
+                    Arc::clone(&self.executor),
                     self.run_id,
                     self.events.clone(),
                     cancel.child_token(),
@@ -283,6 +293,7 @@ fn panicked_result(error: &tokio::task::JoinError) -> StepResult {
 /// Runs a step's attempts: timeouts, retries with backoff, cancellation.
 async fn run_step(
     step: Arc<StepSpec>,
+    executor: Arc<dyn StepExecutor>,
     run_id: RunId,
     events: UnboundedSender<RunEvent>,
     cancel: CancellationToken,
@@ -301,7 +312,7 @@ async fn run_step(
         });
         let attempt_started_at = Utc::now();
         let attempt_started = Instant::now();
-        let result = attempt(&step, run_id, &events, &cancel).await;
+        let result = attempt(&step, executor.as_ref(), run_id, &events, &cancel).await;
         let status = match &result {
             Ok(_) => StepStatus::Succeeded,
             Err(StepError::TimedOut { .. }) => StepStatus::TimedOut,
@@ -363,6 +374,7 @@ async fn run_step(
 /// One attempt, stopped by its timeout or by the run's cancellation.
 async fn attempt(
     step: &StepSpec,
+    executor: &dyn StepExecutor,
     run_id: RunId,
     events: &UnboundedSender<RunEvent>,
     cancel: &CancellationToken,
@@ -374,7 +386,7 @@ async fn attempt(
         cancel: token.clone(),
         events: events.clone(),
     };
-    let work = execute(step, &context);
+    let work = executor.execute(step, &context);
     tokio::pin!(work);
     let Some(timeout) = step.timeout else {
         return work.await;

@@ -1,7 +1,29 @@
 //! Dispatch from a step's action to the engine that runs it.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::pipeline::{StepAction, StepSpec};
 use crate::steps::{StepContext, StepError, StepOutput, run_command};
+
+/// A boxed step future, so executors can be trait objects.
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<StepOutput, StepError>> + Send + 'a>>;
+
+/// What the scheduler calls to run one attempt of a step. [`Engines`] is the real one; the
+/// scheduler benchmark swaps in a no-op to measure the scheduler alone.
+pub trait StepExecutor: Send + Sync + std::fmt::Debug {
+    fn execute<'a>(&'a self, step: &'a StepSpec, context: &'a StepContext) -> StepFuture<'a>;
+}
+
+/// The engines of every step kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Engines;
+
+impl StepExecutor for Engines {
+    fn execute<'a>(&'a self, step: &'a StepSpec, context: &'a StepContext) -> StepFuture<'a> {
+        Box::pin(execute(step, context))
+    }
+}
 
 /// Runs one attempt of a step.
 pub async fn execute(step: &StepSpec, context: &StepContext) -> Result<StepOutput, StepError> {

@@ -6,6 +6,6 @@ mod step_context;
 mod step_error;
 
 pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
-pub use execute::execute;
+pub use execute::{Engines, StepExecutor, StepFuture, execute};
 pub use step_context::{StepContext, StepOutput};
 pub use step_error::StepError;
