@@ -40,7 +40,13 @@ fn bench_manifest(criterion: &mut Criterion) {
         bench.iter(|| {
             let pipeline = parse_pipeline(&source, &variables).unwrap();
             let graph = StepGraph::new(&pipeline);
-            Plan::new(&pipeline, &graph, &Selection::default(), pipeline.concurrency).unwrap()
+            Plan::new(
+                &pipeline,
+                &graph,
+                &Selection::default(),
+                pipeline.concurrency,
+            )
+            .unwrap()
         });
     });
     let pipeline = parse_pipeline(&source, &variables).unwrap();

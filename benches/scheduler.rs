@@ -26,12 +26,16 @@ impl StepExecutor for NoOp {
 fn pipeline(steps: usize, chain: bool) -> (Pipeline, Plan) {
     let mut text = String::from("[pipeline]\nname = \"noop\"\nconcurrency = 64\n");
     for index in 0..steps {
-        let _ = write!(text, "\n[steps.s{index}]\nkind = \"command\"\nrun = [\"true\"]\n");
+        let _ = write!(
+            text,
+            "\n[steps.s{index}]\nkind = \"command\"\nrun = [\"true\"]\n"
+        );
         if chain && index > 0 {
             let _ = writeln!(text, "after = [\"s{}\"]", index - 1);
         }
     }
-    let pipeline = parse_pipeline(&SourceFile::new("noop.toml", text), &Variables::default()).unwrap();
+    let pipeline =
+        parse_pipeline(&SourceFile::new("noop.toml", text), &Variables::default()).unwrap();
     let graph = StepGraph::new(&pipeline);
     let plan = Plan::new(&pipeline, &graph, &Selection::default(), 64).unwrap();
     (pipeline, plan)
@@ -50,8 +54,12 @@ fn bench_scheduler(criterion: &mut Criterion) {
                 |plan| {
                     runtime.block_on(async {
                         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-                        let drain = tokio::spawn(async move { while receiver.recv().await.is_some() {} });
-                        let options = RunOptions { jobs: 64, keep_going: false };
+                        let drain =
+                            tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+                        let options = RunOptions {
+                            jobs: 64,
+                            keep_going: false,
+                        };
                         let summary = Scheduler::new(Arc::clone(&pipeline), plan, options, sender)
                             .with_executor(Arc::new(NoOp))
                             .run(CancellationToken::new())
