@@ -91,7 +91,7 @@ pub async fn run_command(
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
     let _registration = GroupRegistration::new(group);
-    tracing::debug!(step = %context.step_id, pid = ?group, "started `{}`", redact(&spec.program.display_line()));
+    tracing::debug!(step = %context.step_id, pid = group.map(Pid::as_raw), "started `{}`", redact(&spec.program.display_line()));
 
     let tail: Tail = Arc::default();
     let readers = [

@@ -250,6 +250,15 @@ fn a_timeout_kills_the_whole_process_group() {
 
 #[test]
 fn ctrl_c_cancels_running_steps_and_exits_130() {
+    cancels_cleanly_on(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_like_ctrl_c() {
+    cancels_cleanly_on(nix::sys::signal::Signal::SIGTERM);
+}
+
+fn cancels_cleanly_on(signal: nix::sys::signal::Signal) {
     let builder = Pipewright::new().manifest(&format!(
         "{}{}{}",
         header("cancel", 1),
@@ -273,7 +282,7 @@ fn ctrl_c_cancels_running_steps_and_exits_130() {
     }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGINT,
+        signal,
     )
     .unwrap();
     let status = child.wait().unwrap();
