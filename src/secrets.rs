@@ -74,6 +74,22 @@ pub fn url_password(url: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
+/// Every secret a URL holds: the password of its user info and `password=` query values.
+pub fn url_secrets(url: &str) -> Vec<&str> {
+    let mut secrets: Vec<&str> = url_password(url).into_iter().collect();
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split(['&', '#']) {
+            if let Some((key, value)) = pair.split_once('=')
+                && key.eq_ignore_ascii_case("password")
+                && !value.is_empty()
+            {
+                secrets.push(value);
+            }
+        }
+    }
+    secrets
+}
+
 /// A URL with the password of its user info and any `password=` query parameter masked.
 pub fn redact_url(url: &str) -> String {
     let mut output = url.to_owned();
@@ -125,6 +141,15 @@ mod tests {
         ] {
             assert_eq!(redact_url(url), expected, "{url}");
         }
+    }
+
+    #[test]
+    fn finds_every_secret_of_a_url() {
+        assert_eq!(
+            url_secrets("postgres://u:pw1@h/db?password=pw2&x=1"),
+            ["pw1", "pw2"]
+        );
+        assert!(url_secrets("sqlite://x.db").is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `pipewright run`: plan, check the plan can run, run it with reporters, write the reports.
 
-use std::path::Path;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -94,8 +94,10 @@ fn refuse_unimplemented(plan: &Plan) -> Result<(), CliError> {
     )))
 }
 
-/// First SIGINT or SIGTERM: cancel the run and let steps stop cleanly. Second: kill what is
-/// still running and exit at once.
+/// First SIGINT or SIGTERM: cancel the run and let steps stop cleanly (SIGTERM to each command's
+/// process group, a grace period, then SIGKILL). Second: SIGKILL every command at once, so the
+/// run ends now and its reports are still written; if it has not ended five seconds later,
+/// exit regardless.
 async fn watch_signals(cancel: CancellationToken) {
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),
@@ -113,9 +115,13 @@ async fn watch_signals(cancel: CancellationToken) {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
+    write_stderr(b"interrupted again: killing running steps\n");
     crate::steps::kill_running_commands();
-    write_stderr(b"interrupted again: exiting without waiting for steps to stop\n");
-    std::process::exit(i32::from(ExitCode::Interrupted.code()));
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        write_stderr(b"steps did not stop in time: exiting without waiting\n");
+        std::process::exit(i32::from(ExitCode::Interrupted.code()));
+    });
 }
 
 fn print_failures(record: &RunRecord, console: &Console) {
@@ -128,25 +134,35 @@ fn print_failures(record: &RunRecord, console: &Console) {
                 crate::report::console::Style::Failure,
                 console.color,
             );
-            write_stderr(
-                format!("{label} step `{}` {}: {error}\n", step.id, status.name()).as_bytes(),
+            let mut text = format!(
+                "{label} step `{}` {}: {error}\n",
+                step.id,
+                status.describe()
             );
+            for line in &step.output_tail {
+                let _ = writeln!(text, "  | {line}");
+            }
+            write_stderr(text.as_bytes());
         }
     }
 }
 
+/// Writes every requested report; if one cannot be written the others still are, and the
+/// first failure is returned.
 fn write_reports(arguments: &RunArgs, record: &RunRecord) -> Result<(), CliError> {
-    let write = |path: &Path, contents: String| {
-        write_atomically(path, contents.as_bytes()).map_err(|source| CliError::WriteFile {
-            path: path.display().to_string(),
-            source,
-        })
-    };
-    if let Some(path) = &arguments.report {
-        write(path, record.to_json())?;
+    let reports = [
+        (arguments.report.as_deref(), record.to_json()),
+        (arguments.junit.as_deref(), render_junit(record)),
+    ];
+    let mut first_error = None;
+    for (path, contents) in reports {
+        let Some(path) = path else { continue };
+        if let Err(source) = write_atomically(path, contents.as_bytes()) {
+            first_error.get_or_insert(CliError::WriteFile {
+                path: path.display().to_string(),
+                source,
+            });
+        }
     }
-    if let Some(path) = &arguments.junit {
-        write(path, render_junit(record))?;
-    }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }

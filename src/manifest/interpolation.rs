@@ -13,9 +13,15 @@ pub struct InterpolationError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InterpolationErrorKind {
-    Unset { name: String },
+    Unset {
+        name: String,
+    },
     Unterminated,
-    InvalidName { name: String },
+    InvalidName {
+        name: String,
+    },
+    /// `${A:-${B}}`: defaults are literal text.
+    NestedDefault,
 }
 
 /// Replaces every `${NAME}` and `${NAME:-default}` in `text`. `$${` writes a literal `${`; a
@@ -62,9 +68,14 @@ pub fn interpolate(text: &str, variables: &Variables) -> Result<String, Interpol
                 name: name.to_owned(),
             }));
         }
+        if default.is_some_and(|default| default.contains("${")) {
+            return Err(error(InterpolationErrorKind::NestedDefault));
+        }
+        // As in a shell, `:-` also replaces a variable that is set but empty.
         match (variables.get(name), default) {
-            (Some(value), _) => output.push_str(value),
-            (None, Some(default)) => output.push_str(default),
+            (Some(value), None) => output.push_str(value),
+            (Some(value), Some(_)) if !value.is_empty() => output.push_str(value),
+            (_, Some(default)) => output.push_str(default),
             (None, None) => {
                 return Err(error(InterpolationErrorKind::Unset {
                     name: name.to_owned(),
@@ -93,7 +104,10 @@ mod tests {
 
     fn variables() -> Variables {
         Variables::builder()
-            .command_line([("HOST".to_owned(), "db.local".to_owned())])
+            .command_line([
+                ("HOST".to_owned(), "db.local".to_owned()),
+                ("EMPTY".to_owned(), String::new()),
+            ])
             .build()
     }
 
@@ -105,6 +119,8 @@ mod tests {
             ("${MISSING_VAR_FOR_TEST:-fallback}", "fallback"),
             ("${MISSING_VAR_FOR_TEST:-}", ""),
             ("${HOST:-ignored}", "db.local"),
+            ("${EMPTY:-used when empty}", "used when empty"),
+            ("[${EMPTY}]", "[]"),
             ("$HOME and $$ stay", "$HOME and $$ stay"),
             ("literal $${HOST}", "literal ${HOST}"),
             ("${HOST}${HOST}", "db.localdb.local"),
@@ -149,5 +165,7 @@ mod tests {
             error.kind,
             InterpolationErrorKind::InvalidName { .. }
         ));
+        let error = interpolate("${A:-${HOST}}", &variables).unwrap_err();
+        assert_eq!(error.kind, InterpolationErrorKind::NestedDefault);
     }
 }

@@ -46,6 +46,15 @@ impl KeyPath {
         Some((Self(parent.to_vec()), last))
     }
 
+    /// The dotted path, or an empty string for the root.
+    pub fn to_string_or_empty(&self) -> String {
+        if self.0.is_empty() {
+            String::new()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// The last key of the path, if the path ends with a key.
     pub fn last_key(&self) -> Option<&str> {
         match self.0.last() {

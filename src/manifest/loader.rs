@@ -184,10 +184,15 @@ fn unknown_key(tree: &DeTable<'_>, path: &KeyPath) -> ManifestError {
 
 /// How error messages name the table at `path`.
 pub(crate) fn table_name(path: &KeyPath) -> String {
-    if path.segments().is_empty() {
+    describe_table(&path.to_string_or_empty())
+}
+
+/// How error messages name the table at a dotted path: "`[steps.load]`", or "the top level".
+pub(crate) fn describe_table(path: &str) -> String {
+    if path.is_empty() {
         "the top level".to_owned()
     } else {
-        format!("[{path}]")
+        format!("`[{path}]`")
     }
 }
 
@@ -396,13 +401,13 @@ mod tests {
         assert_eq!(spanned_text(text, &errors[0]), "concurency");
         assert!(
             matches!(&errors[0], ManifestError::UnknownKey { help: Some(help), table, .. }
-            if help == "did you mean `concurrency`?" && table == "[pipeline]")
+            if help == "did you mean `concurrency`?" && table == "`[pipeline]`")
         );
         assert_eq!(spanned_text(text, &errors[1]), "depens_on");
         assert_eq!(spanned_text(text, &errors[2]), "aftr");
         assert!(
             matches!(&errors[2], ManifestError::UnknownKey { help: Some(help), table, .. }
-            if help == "did you mean `after`?" && table == "[steps.a]")
+            if help == "did you mean `after`?" && table == "`[steps.a]`")
         );
     }
 

@@ -16,7 +16,7 @@ pub enum ManifestError {
         span: SourceSpan,
     },
 
-    #[error("unknown key `{key}` in `{table}`")]
+    #[error("unknown key `{key}` in {table}")]
     #[diagnostic(code(manifest::unknown_key))]
     UnknownKey {
         key: String,
@@ -49,7 +49,7 @@ pub enum ManifestError {
         help: Option<String>,
     },
 
-    #[error("missing key `{key}` in `{table}`")]
+    #[error("missing key `{key}` in {table}")]
     #[diagnostic(code(manifest::missing_key))]
     MissingKey {
         key: String,

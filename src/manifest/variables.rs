@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 /// Variables for interpolation, looked up in this order: `--var` on the command line, the
-/// process environment, `--env-file` files (earlier files win), then the manifest's `[vars]`.
+/// process environment, `--env-file` files (a later file, or a later line, wins, as in docker
+/// compose), then the manifest's `[vars]`.
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
     command_line: HashMap<String, String>,
@@ -54,12 +55,10 @@ impl VariablesBuilder {
         self
     }
 
-    /// Adds the entries of one env file; a name already set by an earlier file keeps its value.
+    /// Adds the entries of one env file; they replace those of earlier files.
     #[must_use]
     pub fn env_file(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        for (name, value) in vars {
-            self.variables.env_files.entry(name).or_insert(value);
-        }
+        self.variables.env_files.extend(vars);
         self
     }
 
@@ -81,6 +80,7 @@ mod tests {
 
     #[test]
     fn precedence_is_command_line_environment_env_file_manifest() {
+        // Later env files win over earlier ones.
         let variables = Variables::builder()
             .command_line(pairs(&[("A", "cli")]))
             .environment(pairs(&[("A", "env"), ("B", "env")]))
@@ -90,7 +90,7 @@ mod tests {
             .with_manifest_vars(pairs(&[("A", "vars"), ("C", "vars"), ("D", "vars")]));
         assert_eq!(variables.get("A"), Some("cli"));
         assert_eq!(variables.get("B"), Some("env"));
-        assert_eq!(variables.get("C"), Some("file"));
+        assert_eq!(variables.get("C"), Some("second file"));
         assert_eq!(variables.get("D"), Some("vars"));
         assert_eq!(variables.get("E"), Some("second file"));
         assert_eq!(variables.get("F"), None);

@@ -31,7 +31,17 @@ impl CommandProgram {
                 .map(|argument| shell_quote(argument))
                 .collect::<Vec<_>>()
                 .join(" "),
-            Self::Shell(script) => format!("sh -c {}", shell_quote(script)),
+            Self::Shell(script) => {
+                let script = script.trim();
+                let lines = script.lines().count();
+                let first = script.lines().next().unwrap_or_default();
+                if lines > 1 {
+                    let shown = shell_quote(&format!("{first} …"));
+                    format!("sh -c {shown} (script of {lines} lines)")
+                } else {
+                    format!("sh -c {}", shell_quote(first))
+                }
+            }
         }
     }
 }
@@ -75,5 +85,10 @@ mod tests {
         let shell = CommandProgram::Shell("wc -l src/*.rs".into());
         assert_eq!(shell.display_line(), "sh -c 'wc -l src/*.rs'");
         assert_eq!(shell.argv(), ["sh", "-c", "wc -l src/*.rs"]);
+        let script = CommandProgram::Shell("set -e\nmake\nmake test\n".into());
+        assert_eq!(
+            script.display_line(),
+            "sh -c 'set -e …' (script of 3 lines)"
+        );
     }
 }

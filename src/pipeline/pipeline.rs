@@ -20,6 +20,9 @@ pub struct Pipeline {
     pub steps: IndexMap<StepId, StepSpec>,
     #[serde(skip)]
     pub source: SourceFile,
+    /// The manifest's directory, absolute.
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 /// `[monitoring]`.

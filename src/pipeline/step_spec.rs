@@ -1,6 +1,7 @@
 //! A validated step: its id, kind, dependencies, policies and action.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -61,15 +62,48 @@ impl StepSpec {
     }
 
     /// A digest of the step's resolved definition: it changes when anything that decides what
-    /// the step does changes, and not when only the layout of the manifest does.
-    pub fn fingerprint(&self) -> String {
-        let definition = serde_json::to_vec(self).expect("a step definition serializes");
-        let digest = Sha256::digest(&definition);
+    /// the step does changes, and not with the layout of the manifest, its description, or the
+    /// directory the repository is checked out in (paths count relative to `base_dir`, the
+    /// manifest's directory).
+    pub fn fingerprint(&self, base_dir: &Path) -> String {
+        let mut definition = serde_json::to_value(self).expect("a step definition serializes");
+        if let Some(object) = definition.as_object_mut() {
+            object.remove("description");
+        }
+        relativize_paths(&mut definition, &base_dir.display().to_string());
+        let digest = Sha256::digest(definition.to_string().as_bytes());
         let mut text = String::from("sha256:");
         for byte in digest {
             let _ = write!(text, "{byte:02x}");
         }
         text
+    }
+}
+
+/// Rewrites strings that are paths under `base` as `./...`, recursively.
+fn relativize_paths(value: &mut serde_json::Value, base: &str) {
+    match value {
+        serde_json::Value::String(text) => {
+            if text == base {
+                ".".clone_into(text);
+            } else if let Some(rest) = text
+                .strip_prefix(base)
+                .and_then(|rest| rest.strip_prefix('/'))
+            {
+                *text = format!("./{rest}");
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                relativize_paths(item, base);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                relativize_paths(item, base);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -23,7 +23,8 @@ pub enum ProgressChoice {
     /// Bars on a terminal; plain lines without one, with `CI=true` or with `TERM=dumb`.
     #[default]
     Auto,
-    /// Progress bars, one per running step and one for the run.
+    /// Progress bars, one per running step and one for the run (plain lines when stderr is
+    /// not a terminal).
     Bars,
     /// One line per step start and end, with durations.
     Plain,
@@ -81,6 +82,8 @@ impl Console {
         };
         let progress = match (quiet, progress) {
             (true, _) | (false, ProgressChoice::None) => ProgressMode::None,
+            // Bars cannot be drawn without a terminal; lines at least show what happened.
+            (false, ProgressChoice::Bars) if !stderr_is_terminal => ProgressMode::Plain,
             (false, ProgressChoice::Bars) => ProgressMode::Bars,
             (false, ProgressChoice::Plain) => ProgressMode::Plain,
             (false, ProgressChoice::Auto) => {
@@ -224,6 +227,14 @@ mod tests {
         });
         assert_eq!(quiet.progress, ProgressMode::None);
         assert!(!quiet.color);
+        let no_terminal = Console::decide(
+            ColorChoice::Auto,
+            ProgressChoice::Bars,
+            false,
+            false,
+            |_| None,
+        );
+        assert_eq!(no_terminal.progress, ProgressMode::Plain);
         let forced = Console::decide(
             ColorChoice::Always,
             ProgressChoice::Plain,

@@ -53,12 +53,20 @@ pub fn render_junit(record: &RunRecord) -> String {
         let message = step.error.as_deref().unwrap_or_default();
         let body = match step.status {
             Some(StepStatus::Succeeded) => String::new(),
-            Some(status @ (StepStatus::Failed | StepStatus::TimedOut)) => format!(
-                "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
-                escape(first_line(message)),
-                status.name(),
-                escape(message)
-            ),
+            Some(status @ (StepStatus::Failed | StepStatus::TimedOut)) => {
+                // CI test tabs show the failure body: give it the last output too.
+                let mut details = message.to_owned();
+                if !step.output_tail.is_empty() {
+                    details.push_str("\n\nlast output:\n");
+                    details.push_str(&step.output_tail.join("\n"));
+                }
+                format!(
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
+                    escape(first_line(message)),
+                    status.name(),
+                    escape(&details)
+                )
+            }
             Some(StepStatus::Cancelled) | None => format!(
                 "      <error message=\"{}\" type=\"cancelled\"/>\n",
                 escape(if message.is_empty() {

@@ -99,7 +99,7 @@ impl RunRecorder {
                 rows: None,
                 error: None,
                 output_tail: Vec::new(),
-                fingerprint: pipeline.step(&planned.id).fingerprint(),
+                fingerprint: pipeline.step(&planned.id).fingerprint(&pipeline.base_dir),
             })
             .collect();
         let index = steps

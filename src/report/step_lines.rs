@@ -102,7 +102,7 @@ pub fn step_skipped(id: &StepId, skip: &StepSkip, color: bool) -> String {
 
 pub fn cancelling(color: bool) -> String {
     format!(
-        "{}  cancelling: stopping running steps (press Ctrl-C again to exit at once)",
+        "{}  cancelling: stopping running steps (press Ctrl-C again to kill them at once)",
         word("stop", Style::Warning, color)
     )
 }

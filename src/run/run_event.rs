@@ -32,6 +32,14 @@ impl StepStatus {
         }
     }
 
+    /// The status in words: `timed out`, not `timed_out`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::TimedOut => "timed out",
+            other => other.name(),
+        }
+    }
+
     /// Whether the step ran and did not succeed.
     pub fn is_failure(self) -> bool {
         matches!(self, Self::Failed | Self::TimedOut)

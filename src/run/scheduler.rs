@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::error_chain::error_chain;
 use crate::pipeline::{Pipeline, StepId, StepSpec};
 use crate::plan::{Decision, Plan};
 use crate::run::{
@@ -316,7 +317,7 @@ async fn run_step(
         let status = match &result {
             Ok(_) => StepStatus::Succeeded,
             Err(StepError::TimedOut { .. }) => StepStatus::TimedOut,
-            Err(StepError::Cancelled) => StepStatus::Cancelled,
+            Err(StepError::Cancelled { .. }) => StepStatus::Cancelled,
             Err(_) => StepStatus::Failed,
         };
         attempts.push(Attempt {
@@ -324,7 +325,7 @@ async fn run_step(
             started_at: attempt_started_at,
             duration: attempt_started.elapsed(),
             status,
-            error: result.as_ref().err().map(ToString::to_string),
+            error: result.as_ref().err().map(|error| error_chain(error)),
         });
         match result {
             Err(error)
@@ -336,12 +337,15 @@ async fn run_step(
                     id: step.id.clone(),
                     attempt: number,
                     max_attempts,
-                    error: error.to_string(),
+                    error: error_chain(&error),
                     delay,
                 });
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = cancel.cancelled() => break (StepStatus::Cancelled, Err(StepError::Cancelled)),
+                    () = cancel.cancelled() => {
+                        let cancelled = StepError::Cancelled { output_tail: error.output_tail().to_vec() };
+                        break (StepStatus::Cancelled, Err(cancelled));
+                    }
                 }
                 number += 1;
             }
@@ -351,7 +355,11 @@ async fn run_step(
     let (status, result) = outcome;
     let (rows, output_tail, error) = match result {
         Ok(output) => (output.rows, output.output_tail, None),
-        Err(error) => (None, error.output_tail().to_vec(), Some(error.to_string())),
+        Err(error) => (
+            None,
+            error.output_tail().to_vec(),
+            Some(error_chain(&error)),
+        ),
     };
     if let Some(error) = &error {
         tracing::error!(target: crate::logging::EVENTS_TARGET, step = %step.id, "step {}: {error}", status.name());
@@ -396,8 +404,11 @@ async fn attempt(
         () = tokio::time::sleep(timeout) => {
             // Ask the step to stop and wait until it has: the work must really end.
             token.cancel();
-            let _ = work.await;
-            Err(StepError::TimedOut { after: timeout })
+            let output_tail = match work.await {
+                Err(error) => error.output_tail().to_vec(),
+                Ok(output) => output.output_tail,
+            };
+            Err(StepError::TimedOut { after: timeout, output_tail })
         }
     }
 }

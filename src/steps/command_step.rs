@@ -109,7 +109,7 @@ pub async fn run_command(
         status = child.wait() => status.map_err(StepError::Io),
         () = context.cancel.cancelled() => {
             stop_group(group, &mut child).await;
-            Err(StepError::Cancelled)
+            Err(StepError::Cancelled { output_tail: Vec::new() })
         }
     };
     // Processes of the group that outlive its leader would hold the pipes open and keep
@@ -122,7 +122,7 @@ pub async fn run_command(
         .lock()
         .map(|lines| lines.iter().cloned().collect())
         .unwrap_or_default();
-    let status = status?;
+    let status = status.map_err(|error| error.with_output_tail(output_tail.clone()))?;
     if status.success() {
         Ok(StepOutput {
             rows: None,

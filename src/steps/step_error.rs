@@ -20,7 +20,7 @@ pub enum StepError {
         source: std::io::Error,
     },
 
-    #[error("`{program}` {status}{}", tail_suffix(.output_tail))]
+    #[error("`{program}` {status}")]
     Exited {
         program: String,
         /// "exited with status 3" or "was killed by signal SIGKILL".
@@ -29,24 +29,19 @@ pub enum StepError {
     },
 
     #[error("timed out after {}", HumanDuration::new(*.after))]
-    TimedOut { after: Duration },
+    TimedOut {
+        after: Duration,
+        output_tail: Vec<String>,
+    },
 
     #[error("cancelled")]
-    Cancelled,
+    Cancelled { output_tail: Vec<String> },
 
     #[error("lost track of the step's process")]
     Io(#[source] std::io::Error),
 
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
-}
-
-fn tail_suffix(tail: &[String]) -> String {
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!("; last output:\n{}", tail.join("\n"))
-    }
 }
 
 impl StepError {
@@ -63,8 +58,22 @@ impl StepError {
     /// The last lines of output, if the error carries them.
     pub fn output_tail(&self) -> &[String] {
         match self {
-            Self::Exited { output_tail, .. } => output_tail,
+            Self::Exited { output_tail, .. }
+            | Self::TimedOut { output_tail, .. }
+            | Self::Cancelled { output_tail } => output_tail,
             _ => &[],
         }
+    }
+
+    /// The same error with the step's last lines of output.
+    #[must_use]
+    pub fn with_output_tail(mut self, tail: Vec<String>) -> Self {
+        if let Self::Exited { output_tail, .. }
+        | Self::TimedOut { output_tail, .. }
+        | Self::Cancelled { output_tail } = &mut self
+        {
+            *output_tail = tail;
+        }
+        self
     }
 }

@@ -203,11 +203,10 @@ fn a_missing_program_is_not_retried() {
     outcome.assert_code(1);
     let report = outcome.report();
     assert_eq!(report["steps"][0]["attempts"].as_array().unwrap().len(), 1);
+    let error = report["steps"][0]["error"].as_str().unwrap();
     assert!(
-        report["steps"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot start `no-such-program-pipewright`")
+        error.contains("cannot start `no-such-program-pipewright`: No such file"),
+        "the cause is kept: {error}"
     );
 }
 
@@ -226,7 +225,7 @@ fn a_timeout_kills_the_whole_process_group() {
             header("timeout", 1),
             command_step(
                 "slow",
-                "sleep 300 & echo $! > child.pid; wait",
+                "echo before the timeout; sleep 300 & echo $! > child.pid; wait",
                 "timeout = \"1s\""
             )
         ))
@@ -241,6 +240,7 @@ fn a_timeout_kills_the_whole_process_group() {
             .unwrap()
             .contains("timed out after 1s")
     );
+    assert_eq!(report["steps"][0]["output_tail"][0], "before the timeout");
     let child = outcome.read("child.pid");
     assert!(
         !is_alive(&child),
@@ -388,4 +388,47 @@ fn plain_progress_shows_output_and_a_summary() {
         .run();
     outcome.assert_code(0);
     insta::assert_snapshot!("plain_lines", outcome.stderr_normalized());
+}
+
+#[test]
+fn a_second_ctrl_c_kills_steps_that_ignore_sigterm_and_still_writes_the_report() {
+    let builder = Pipewright::new()
+        .manifest(&format!(
+            "{}{}",
+            header("stubborn", 1),
+            command_step(
+                "stubborn",
+                "trap '' TERM; sleep 300 & echo $! > child.pid; wait",
+                ""
+            ),
+        ))
+        .args(["run", "pipeline.toml", "--report", "report.json"]);
+    let directory = builder.path().to_path_buf();
+    let mut child = builder
+        .command()
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !directory.join("child.pid").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(directory.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "cancelled");
+    let sleeper = std::fs::read_to_string(directory.join("child.pid")).unwrap();
+    assert!(
+        !is_alive(&sleeper),
+        "the stubborn process {sleeper} survived"
+    );
 }

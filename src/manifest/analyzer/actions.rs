@@ -2,7 +2,7 @@
 
 use super::analyzer::{Analyzer, PathKind};
 use crate::manifest::manifest_error::source_span;
-use crate::manifest::raw::{RawEndpoint, RawStep};
+use crate::manifest::raw::{RawCheck, RawEndpoint, RawStep, RawWorkload};
 use crate::manifest::suggestion::help_for_unknown;
 use crate::manifest::{ManifestError, Span, Spanned};
 use crate::pipeline::{
@@ -31,28 +31,30 @@ const CHECK_KINDS: [&str; 12] = [
     "reconcile",
 ];
 const WORKLOAD_KINDS: [&str; 3] = ["connect", "insert", "query"];
+const INSERT_METHODS: [&str; 4] = ["row", "transaction", "batch", "bulk"];
+const SEVERITIES: [&str; 2] = ["error", "warn"];
 
 impl Analyzer<'_> {
     pub(super) fn action(
         &mut self,
         kind: StepKind,
-        table: &str,
+        path: &str,
         id_span: &Span,
         raw: &RawStep,
     ) -> Option<StepAction> {
         match kind {
-            StepKind::Command => self.command(table, id_span, raw).map(StepAction::Command),
-            StepKind::Sql => self.sql(table, id_span, raw).map(StepAction::Sql),
-            StepKind::Migrate => self.migrate(table, id_span, raw).map(StepAction::Migrate),
+            StepKind::Command => self.command(path, id_span, raw).map(StepAction::Command),
+            StepKind::Sql => self.sql(path, id_span, raw).map(StepAction::Sql),
+            StepKind::Migrate => self.migrate(path, id_span, raw).map(StepAction::Migrate),
             StepKind::Transform => self
-                .transform(table, id_span, raw)
+                .transform(path, id_span, raw)
                 .map(StepAction::Transform),
-            StepKind::Validate => self.validate(table, id_span, raw).map(StepAction::Validate),
-            StepKind::Bench => self.bench(table, id_span, raw).map(StepAction::Bench),
+            StepKind::Validate => self.validate(path, id_span, raw).map(StepAction::Validate),
+            StepKind::Bench => self.bench(path, id_span, raw).map(StepAction::Bench),
         }
     }
 
-    fn command(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<CommandSpec> {
+    fn command(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<CommandSpec> {
         let program = match (&raw.run, &raw.shell) {
             (Some(_), Some(shell)) => {
                 self.conflict(
@@ -66,19 +68,19 @@ impl Analyzer<'_> {
             (None, None) => {
                 self.missing(
                     "run",
-                    table,
+                    path,
                     id_span.clone(),
                     Some("add `run = [\"program\", \"argument\"]`, or `shell = \"a script\"`"),
                 );
                 None
             }
-            (Some(run), None) => self.argv(table, run),
+            (Some(run), None) => self.argv(path, run),
             (None, Some(shell)) => {
                 let script = self.interpolated(shell)?;
                 if script.trim().is_empty() {
                     self.invalid(
                         shell.span(),
-                        &format!("{table}.shell"),
+                        &format!("{path}.shell"),
                         "the script is empty",
                         None,
                     );
@@ -93,7 +95,7 @@ impl Analyzer<'_> {
             if name.is_empty() || name.contains(['=', '\0']) {
                 self.invalid(
                     value.span(),
-                    &format!("{table}.env"),
+                    &format!("{path}.env"),
                     &format!("`{name}` cannot be an environment variable name"),
                     None,
                 );
@@ -112,11 +114,11 @@ impl Analyzer<'_> {
         })
     }
 
-    fn argv(&mut self, table: &str, run: &Spanned<Vec<Spanned<String>>>) -> Option<CommandProgram> {
+    fn argv(&mut self, path: &str, run: &Spanned<Vec<Spanned<String>>>) -> Option<CommandProgram> {
         if run.get().is_empty() {
             self.invalid(
                 run.span(),
-                &format!("{table}.run"),
+                &format!("{path}.run"),
                 "the array is empty",
                 Some("name the program first: `run = [\"program\", \"argument\"]`"),
             );
@@ -130,7 +132,7 @@ impl Analyzer<'_> {
         if argv[0].trim().is_empty() {
             self.invalid(
                 run.get()[0].span(),
-                &format!("{table}.run"),
+                &format!("{path}.run"),
                 "the program name is empty",
                 None,
             );
@@ -141,7 +143,7 @@ impl Analyzer<'_> {
 
     fn required_connection(
         &mut self,
-        table: &str,
+        path: &str,
         id_span: &Span,
         connection: Option<&Spanned<String>>,
     ) -> Option<ConnectionName> {
@@ -150,9 +152,9 @@ impl Analyzer<'_> {
             None => {
                 self.missing(
                     "connection",
-                    table,
+                    path,
                     id_span.clone(),
-                    Some("name one of `[connections]`"),
+                    Some("name one of the `[connections]`"),
                 );
                 None
             }
@@ -162,7 +164,7 @@ impl Analyzer<'_> {
     /// Exactly one of two alternative keys, such as `sql` and `file`.
     fn one_of<'r>(
         &mut self,
-        table: &str,
+        path: &str,
         id_span: &Span,
         first: (&str, Option<&'r Spanned<String>>),
         second: (&str, Option<&'r Spanned<String>>),
@@ -182,7 +184,7 @@ impl Analyzer<'_> {
             (None, None) => {
                 self.missing(
                     first.0,
-                    table,
+                    path,
                     id_span.clone(),
                     Some(&format!("set `{}` or `{}`", first.0, second.0)),
                 );
@@ -191,10 +193,10 @@ impl Analyzer<'_> {
         }
     }
 
-    fn sql(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<SqlSpec> {
-        let connection = self.required_connection(table, id_span, raw.connection.as_ref());
+    fn sql(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<SqlSpec> {
+        let connection = self.required_connection(path, id_span, raw.connection.as_ref());
         let source = match self.one_of(
-            table,
+            path,
             id_span,
             ("sql", raw.sql.as_ref()),
             ("file", raw.file.as_ref()),
@@ -209,14 +211,14 @@ impl Analyzer<'_> {
         })
     }
 
-    fn migrate(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<MigrateSpec> {
-        let connection = self.required_connection(table, id_span, raw.connection.as_ref());
+    fn migrate(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<MigrateSpec> {
+        let connection = self.required_connection(path, id_span, raw.connection.as_ref());
         let dir = match &raw.dir {
             Some(dir) => self.path("dir", dir, PathKind::Directory),
             None => {
                 self.missing(
                     "dir",
-                    table,
+                    path,
                     id_span.clone(),
                     Some("the directory of migration files, such as `dir = \"../migrations\"`"),
                 );
@@ -234,62 +236,134 @@ impl Analyzer<'_> {
         })
     }
 
+    /// A table or query on a connection. A source (`from`, `same_as`) takes `table` or
+    /// `query`; a target (`to`) takes `table`, `mode` and, for `upsert`, `key`.
     fn endpoint(
         &mut self,
-        table: &str,
-        key: &str,
+        path: &str,
         raw: &Spanned<RawEndpoint>,
+        role: EndpointRole,
     ) -> Option<EndpointSpec> {
         let inner = raw.get();
-        let table = format!("{table}.{key}");
-        let connection = self.required_connection(&table, &raw.span(), inner.connection.as_ref());
-        if let Some(mode) = &inner.mode
-            && !TRANSFORM_MODES.contains(&mode.as_str())
-        {
-            self.errors.push(ManifestError::InvalidValue {
-                key: format!("{table}.mode"),
-                message: format!("unknown mode `{}`", mode.as_str()),
-                span: source_span(&mode.span()),
-                help: help_for_unknown(mode.as_str(), TRANSFORM_MODES),
-            });
+        let connection = self.required_connection(path, &raw.span(), inner.connection.as_ref());
+        let (table, query) = match role {
+            EndpointRole::Source => {
+                match self.one_of(
+                    path,
+                    &raw.span(),
+                    ("table", inner.table.as_ref()),
+                    ("query", inner.query.as_ref()),
+                )? {
+                    (true, table) => (Some(table.get().clone()), None),
+                    (false, query) => (None, Some(query.get().clone())),
+                }
+            }
+            EndpointRole::Target => {
+                if let Some(query) = &inner.query {
+                    self.errors.push(ManifestError::KeyNotForKind {
+                        key: "query".to_owned(),
+                        kind: "target".to_owned(),
+                        span: source_span(&query.span()),
+                        help: Some("a target is a table: write `table = \"...\"`".to_owned()),
+                    });
+                }
+                match &inner.table {
+                    Some(table) => (Some(table.get().clone()), None),
+                    None => {
+                        self.missing("table", path, raw.span(), None);
+                        return None;
+                    }
+                }
+            }
+        };
+        for (key, present) in [
+            ("mode", inner.mode.as_ref().map(Spanned::span)),
+            (
+                "key",
+                inner
+                    .key
+                    .as_ref()
+                    .and_then(|key| key.first())
+                    .map(Spanned::span),
+            ),
+        ] {
+            if let (EndpointRole::Source, Some(span)) = (role, present) {
+                self.errors.push(ManifestError::KeyNotForKind {
+                    key: key.to_owned(),
+                    kind: "source".to_owned(),
+                    span: source_span(&span),
+                    help: Some(format!("`{key}` belongs to the target, `to`")),
+                });
+            }
+        }
+        let mode = match &inner.mode {
+            Some(mode) if !TRANSFORM_MODES.contains(&mode.as_str()) => {
+                self.errors.push(ManifestError::InvalidValue {
+                    key: format!("{path}.mode"),
+                    message: format!("unknown mode `{}`", mode.as_str()),
+                    span: source_span(&mode.span()),
+                    help: help_for_unknown(mode.as_str(), TRANSFORM_MODES),
+                });
+                None
+            }
+            mode => mode.as_ref().map(|mode| mode.get().clone()),
+        };
+        let key: Vec<String> = inner
+            .key
+            .iter()
+            .flatten()
+            .map(|column| column.get().clone())
+            .collect();
+        if role == EndpointRole::Target {
+            match (mode.as_deref(), key.is_empty()) {
+                (Some("upsert"), true) => self.missing(
+                    "key",
+                    path,
+                    raw.span(),
+                    Some("an upsert needs the key columns: `key = [\"id\"]`"),
+                ),
+                (Some("upsert"), false) | (_, true) => {}
+                (_, false) => self.conflict(
+                    inner
+                        .key
+                        .as_ref()
+                        .and_then(|key| key.first())
+                        .map_or(raw.span(), Spanned::span),
+                    "`key` is only used by `mode = \"upsert\"`".to_owned(),
+                    "not used",
+                    "remove `key`, or set `mode = \"upsert\"`",
+                ),
+            }
         }
         Some(EndpointSpec {
             connection: connection?,
-            table: inner.table.as_ref().map(|name| name.get().clone()),
-            query: inner.query.as_ref().map(|query| query.get().clone()),
-            mode: inner.mode.as_ref().map(|mode| mode.get().clone()),
-            key: inner
-                .key
-                .iter()
-                .flatten()
-                .map(|column| column.get().clone())
-                .collect(),
+            table,
+            query,
+            mode,
+            key,
         })
     }
 
-    fn transform(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<TransformSpec> {
-        let endpoint =
-            |analyzer: &mut Self, key: &str, value: Option<&Spanned<RawEndpoint>>| match value {
-                Some(value) => analyzer.endpoint(table, key, value),
-                None => {
-                    analyzer.missing(
-                        key,
-                        table,
-                        id_span.clone(),
-                        Some(
-                            "for example `{ connection = \"warehouse\", table = \"daily_bars\" }`",
-                        ),
-                    );
-                    None
-                }
-            };
-        let from = endpoint(self, "from", raw.from.as_ref());
-        let to = endpoint(self, "to", raw.to.as_ref());
+    fn transform(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<TransformSpec> {
+        let mut endpoint = |key: &str, value: Option<&Spanned<RawEndpoint>>, role| match value {
+            Some(value) => self.endpoint(&format!("{path}.{key}"), value, role),
+            None => {
+                self.missing(
+                    key,
+                    path,
+                    id_span.clone(),
+                    Some("for example `{ connection = \"warehouse\", table = \"daily_bars\" }`"),
+                );
+                None
+            }
+        };
+        let from = endpoint("from", raw.from.as_ref(), EndpointRole::Source);
+        let to = endpoint("to", raw.to.as_ref(), EndpointRole::Target);
         let batch_size = match &raw.batch_size {
             Some(size) if *size.get() == 0 => {
                 self.invalid(
                     size.span(),
-                    &format!("{table}.batch_size"),
+                    &format!("{path}.batch_size"),
                     "must be at least 1",
                     None,
                 );
@@ -305,10 +379,10 @@ impl Analyzer<'_> {
         })
     }
 
-    fn validate(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<ValidateSpec> {
-        let connection = self.required_connection(table, id_span, raw.connection.as_ref());
+    fn validate(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<ValidateSpec> {
+        let connection = self.required_connection(path, id_span, raw.connection.as_ref());
         let target = self.one_of(
-            table,
+            path,
             id_span,
             ("table", raw.table.as_ref()),
             ("query", raw.query.as_ref()),
@@ -318,32 +392,22 @@ impl Analyzer<'_> {
             Some(list) if list.get().is_empty() => {
                 self.invalid(
                     list.span(),
-                    &format!("{table}.checks"),
+                    &format!("{path}.checks"),
                     "the list is empty",
                     None,
                 );
             }
             Some(list) => {
-                for check in list.get() {
-                    match &check.get().kind {
-                        Some(kind) if CHECK_KINDS.contains(&kind.as_str()) => {
-                            checks.push(kind.get().clone());
-                        }
-                        Some(kind) => self.errors.push(ManifestError::InvalidValue {
-                            key: format!("{table}.checks.kind"),
-                            message: format!("unknown check kind `{}`", kind.as_str()),
-                            span: source_span(&kind.span()),
-                            help: help_for_unknown(kind.as_str(), CHECK_KINDS),
-                        }),
-                        None => {
-                            self.missing("kind", &format!("{table}.checks"), check.span(), None);
-                        }
+                for (index, check) in list.get().iter().enumerate() {
+                    let check_path = format!("{path}.checks[{index}]");
+                    if let Some(kind) = self.check(&check_path, check) {
+                        checks.push(kind);
                     }
                 }
             }
             None => self.missing(
                 "checks",
-                table,
+                path,
                 id_span.clone(),
                 Some("for example `checks = [{ kind = \"not_null\", columns = [\"id\"] }]`"),
             ),
@@ -357,37 +421,66 @@ impl Analyzer<'_> {
         })
     }
 
-    fn bench(&mut self, table: &str, id_span: &Span, raw: &RawStep) -> Option<BenchSpec> {
-        let connection = self.required_connection(table, id_span, raw.connection.as_ref());
+    /// One check of a `validate` step: its kind, severity and the other table it compares with.
+    fn check(&mut self, path: &str, check: &Spanned<RawCheck>) -> Option<String> {
+        let inner = check.get();
+        if let Some(severity) = &inner.severity
+            && !SEVERITIES.contains(&severity.as_str())
+        {
+            self.errors.push(ManifestError::InvalidValue {
+                key: format!("{path}.severity"),
+                message: format!("unknown severity `{}`", severity.as_str()),
+                span: source_span(&severity.span()),
+                help: help_for_unknown(severity.as_str(), SEVERITIES),
+            });
+        }
+        if let Some(other) = &inner.same_as {
+            self.endpoint(&format!("{path}.same_as"), other, EndpointRole::Source);
+        }
+        match &inner.kind {
+            Some(kind) if CHECK_KINDS.contains(&kind.as_str()) => Some(kind.get().clone()),
+            Some(kind) => {
+                self.errors.push(ManifestError::InvalidValue {
+                    key: format!("{path}.kind"),
+                    message: format!("unknown check kind `{}`", kind.as_str()),
+                    span: source_span(&kind.span()),
+                    help: help_for_unknown(kind.as_str(), CHECK_KINDS),
+                });
+                None
+            }
+            None => {
+                self.missing("kind", path, check.span(), None);
+                None
+            }
+        }
+    }
+
+    fn bench(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<BenchSpec> {
+        let connection = self.required_connection(path, id_span, raw.connection.as_ref());
         let workload = match &raw.workload {
-            Some(workload) => match &workload.get().kind {
-                Some(kind) if WORKLOAD_KINDS.contains(&kind.as_str()) => Some(kind.get().clone()),
-                Some(kind) => {
-                    self.errors.push(ManifestError::InvalidValue {
-                        key: format!("{table}.workload.kind"),
-                        message: format!("unknown workload `{}`", kind.as_str()),
-                        span: source_span(&kind.span()),
-                        help: help_for_unknown(kind.as_str(), WORKLOAD_KINDS),
-                    });
-                    None
-                }
-                None => {
-                    self.missing("kind", &format!("{table}.workload"), workload.span(), None);
-                    None
-                }
-            },
+            Some(workload) => self.workload(&format!("{path}.workload"), workload),
             None => {
                 self.missing(
                     "workload",
-                    table,
+                    path,
                     id_span.clone(),
                     Some("for example `workload = { kind = \"connect\" }`"),
                 );
                 None
             }
         };
+        if let Some(tolerance) = &raw.tolerance
+            && !(tolerance.get().is_finite() && *tolerance.get() >= 0.0)
+        {
+            self.invalid(
+                tolerance.span(),
+                &format!("{path}.tolerance"),
+                "a tolerance is a percentage of zero or more",
+                Some("for example `tolerance = 20` lets a metric be up to 20% worse than its baseline"),
+            );
+        }
         let baseline = match &raw.baseline {
-            Some(path) => Some(self.path("baseline", path, PathKind::MayNotExist)?),
+            Some(file) => Some(self.path("baseline", file, PathKind::MayNotExist)?),
             None => None,
         };
         Some(BenchSpec {
@@ -396,4 +489,40 @@ impl Analyzer<'_> {
             baseline,
         })
     }
+
+    fn workload(&mut self, path: &str, workload: &Spanned<RawWorkload>) -> Option<String> {
+        for method in workload.get().methods.iter().flatten() {
+            if !INSERT_METHODS.contains(&method.as_str()) {
+                self.errors.push(ManifestError::InvalidValue {
+                    key: format!("{path}.methods"),
+                    message: format!("unknown insert method `{}`", method.as_str()),
+                    span: source_span(&method.span()),
+                    help: help_for_unknown(method.as_str(), INSERT_METHODS),
+                });
+            }
+        }
+        match &workload.get().kind {
+            Some(kind) if WORKLOAD_KINDS.contains(&kind.as_str()) => Some(kind.get().clone()),
+            Some(kind) => {
+                self.errors.push(ManifestError::InvalidValue {
+                    key: format!("{path}.kind"),
+                    message: format!("unknown workload `{}`", kind.as_str()),
+                    span: source_span(&kind.span()),
+                    help: help_for_unknown(kind.as_str(), WORKLOAD_KINDS),
+                });
+                None
+            }
+            None => {
+                self.missing("kind", path, workload.span(), None);
+                None
+            }
+        }
+    }
+}
+
+/// Which end of a copy or comparison an endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointRole {
+    Source,
+    Target,
 }

@@ -13,7 +13,7 @@ use crate::pipeline::{
     ConnectionName, ConnectionSpec, ConnectionUrl, Driver, LoggingSpec, MonitoringSpec, Pipeline,
     StepId,
 };
-use crate::secrets::{register_secret, url_password};
+use crate::secrets::{register_secret, url_secrets};
 
 /// Turns a deserialized manifest into a validated [`Pipeline`], or every error found in it.
 pub fn analyze(
@@ -27,6 +27,8 @@ pub fn analyze(
         connections: IndexMap::new(),
         declared_connections: Vec::new(),
         errors: Vec::new(),
+        base_dir: std::path::absolute(source.base_dir())
+            .unwrap_or_else(|_| source.base_dir().to_path_buf()),
     };
     let pipeline = analyzer.pipeline(raw);
     if analyzer.errors.is_empty() {
@@ -45,6 +47,9 @@ pub(super) struct Analyzer<'a> {
     /// not also unknown.
     pub(super) declared_connections: Vec<String>,
     pub(super) errors: Vec<ManifestError>,
+    /// The manifest's directory, absolute: every relative path in the manifest is resolved
+    /// against it, so the current directory of the process does not matter.
+    pub(super) base_dir: PathBuf,
 }
 
 /// Whether a path key must name a file, a directory, or may not exist yet.
@@ -148,6 +153,7 @@ impl Analyzer<'_> {
             logging,
             steps: steps?,
             source: self.source.clone(),
+            base_dir: self.base_dir.clone(),
         })
     }
 
@@ -155,7 +161,21 @@ impl Analyzer<'_> {
     fn vars(&mut self, vars: &IndexMap<String, Spanned<String>>) {
         let mut resolved = Vec::new();
         for (name, value) in vars {
+            if !crate::manifest::is_variable_name(name) {
+                self.invalid(
+                    value.span(),
+                    &format!("vars.{name}"),
+                    &format!("`{name}` cannot be referenced as `${{{name}}}`"),
+                    Some(
+                        "variable names use letters, digits and `_`, and do not start with a digit",
+                    ),
+                );
+                continue;
+            }
             if let Some(value) = self.interpolated(value) {
+                if crate::secrets::is_secret_name(name) {
+                    register_secret(&value);
+                }
                 resolved.push((name.clone(), value));
             }
         }
@@ -174,7 +194,7 @@ impl Analyzer<'_> {
         let Some(url_value) = &raw.url else {
             self.missing(
                 "url",
-                &format!("[connections.{name}]"),
+                &format!("connections.{name}"),
                 span,
                 Some("for example `url = \"sqlite://data/warehouse.db\"`"),
             );
@@ -211,9 +231,14 @@ impl Analyzer<'_> {
             });
             return;
         }
-        if let Some(password) = url_password(&url) {
-            register_secret(password);
+        for secret in url_secrets(&url) {
+            register_secret(secret);
         }
+        let url = if driver == Driver::Sqlite {
+            sqlite_url_against(&url, &self.base_dir)
+        } else {
+            url
+        };
         let connection_name = ConnectionName::new(name);
         self.connections.insert(
             connection_name.clone(),
@@ -277,6 +302,13 @@ impl Analyzer<'_> {
                         span: source_span(&span),
                         help: Some("write `$${` for a literal `${`".to_owned()),
                     },
+                    InterpolationErrorKind::NestedDefault => ManifestError::InvalidInterpolation {
+                        message: "a default cannot contain another `${...}`".to_owned(),
+                        span: source_span(&span),
+                        help: Some(
+                            "resolve the fallback in `[vars]` first (`b = \"${B:-x}\"`), then write `${A:-literal}`".to_owned(),
+                        ),
+                    },
                     InterpolationErrorKind::InvalidName { name } => {
                         ManifestError::InvalidInterpolation {
                             message: format!("`{name}` is not a variable name"),
@@ -318,7 +350,7 @@ impl Analyzer<'_> {
         kind: PathKind,
     ) -> Option<PathBuf> {
         let text = self.interpolated(value)?;
-        let path = self.source.base_dir().join(&text);
+        let path = self.base_dir.join(&text);
         let exists = match kind {
             PathKind::File => path.is_file(),
             PathKind::Directory => path.is_dir(),
@@ -349,10 +381,11 @@ impl Analyzer<'_> {
         None
     }
 
-    pub(super) fn missing(&mut self, key: &str, table: &str, span: Span, help: Option<&str>) {
+    /// Reports `key` missing from the table at the dotted `path` (empty for the top level).
+    pub(super) fn missing(&mut self, key: &str, path: &str, span: Span, help: Option<&str>) {
         self.errors.push(ManifestError::MissingKey {
             key: key.to_owned(),
-            table: table.to_owned(),
+            table: crate::manifest::loader::describe_table(path),
             span: source_span(&span),
             help: help.map(str::to_owned),
         });
@@ -378,6 +411,50 @@ impl Analyzer<'_> {
 
     /// The directory relative paths are resolved against.
     pub(super) fn base_dir(&self) -> &Path {
-        self.source.base_dir()
+        &self.base_dir
+    }
+}
+
+/// A SQLite URL whose relative file path is resolved against the manifest's directory, so that
+/// `sqlite://data/warehouse.db` means the same file whatever the current directory. In-memory
+/// databases and absolute paths are kept as they are.
+fn sqlite_url_against(url: &str, base_dir: &Path) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return url.to_owned();
+    }
+    let resolved = base_dir.join(path);
+    match query {
+        Some(query) => format!("sqlite://{}?{query}", resolved.display()),
+        None => format!("sqlite://{}", resolved.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_resolve_against_the_manifest_directory() {
+        let base = Path::new("/repo/pipelines");
+        for (url, expected) in [
+            ("sqlite://data/w.db", "sqlite:///repo/pipelines/data/w.db"),
+            (
+                "sqlite:data/w.db?mode=rwc",
+                "sqlite:///repo/pipelines/data/w.db?mode=rwc",
+            ),
+            ("sqlite:///abs/w.db", "sqlite:///abs/w.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite://:memory:", "sqlite://:memory:"),
+        ] {
+            assert_eq!(sqlite_url_against(url, base), expected, "{url}");
+        }
     }
 }

@@ -115,13 +115,13 @@ impl Analyzer<'_> {
         location: &StepLocation,
         after: Vec<StepId>,
     ) -> Option<StepSpec> {
-        let table = format!("[steps.{id}]");
+        let path = format!("steps.{id}");
         let kind_names = StepKind::ALL.map(StepKind::name);
         let kind = match &raw.kind {
             None => {
                 self.missing(
                     "kind",
-                    &table,
+                    &path,
                     location.id.clone(),
                     Some(&format!(
                         "add `kind = \"command\"`; the kinds are {}",
@@ -164,7 +164,7 @@ impl Analyzer<'_> {
             Some(timeout) => Some(timeout.get().get()),
             None => None,
         };
-        let action = self.action(kind, &table, &location.id, &raw)?;
+        let action = self.action(kind, &path, &location.id, &raw)?;
         Some(StepSpec {
             id,
             description: raw.description,

@@ -1,0 +1,163 @@
+//! Splitting a SQL script into statements: `;` ends a statement except inside strings, quoted
+//! identifiers, comments and PostgreSQL dollar-quoted bodies.
+
+/// The statements of `script`, trimmed, empty ones (and comment-only ones) left out.
+pub fn split_statements(script: &str) -> Vec<String> {
+    let bytes = script.as_bytes();
+    let mut statements = Vec::new();
+    let mut start = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\'' | b'"' | b'`' => index = skip_quoted(bytes, index),
+            b'-' if bytes.get(index + 1) == Some(&b'-') => index = skip_line(bytes, index),
+            b'#' if is_mysql_comment_start(bytes, index) => index = skip_line(bytes, index),
+            b'/' if bytes.get(index + 1) == Some(&b'*') => index = skip_block_comment(bytes, index),
+            b'$' => index = skip_dollar_quoted(script, index),
+            b';' => {
+                push_statement(&mut statements, &script[start..index]);
+                index += 1;
+                start = index;
+            }
+            _ => index += 1,
+        }
+    }
+    push_statement(&mut statements, &script[start..]);
+    statements
+}
+
+fn push_statement(statements: &mut Vec<String>, text: &str) {
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && !is_only_comments(trimmed) {
+        statements.push(trimmed.to_owned());
+    }
+}
+
+fn is_only_comments(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            byte if byte.is_ascii_whitespace() => index += 1,
+            b'-' if bytes.get(index + 1) == Some(&b'-') => index = skip_line(bytes, index),
+            b'/' if bytes.get(index + 1) == Some(&b'*') => index = skip_block_comment(bytes, index),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// `#` starts a comment in MySQL only at the start of a token, never inside a word such as a
+/// PostgreSQL `#>` operator operand; treating `#` after whitespace or at the start as a comment
+/// is the safe reading for scripts of either dialect.
+fn is_mysql_comment_start(bytes: &[u8], index: usize) -> bool {
+    (index == 0 || bytes[index - 1].is_ascii_whitespace())
+        && !matches!(bytes.get(index + 1), Some(b'>' | b'-' | b'#'))
+}
+
+fn skip_quoted(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let mut index = start + 1;
+    while index < bytes.len() {
+        if bytes[index] == b'\\' && quote != b'"' {
+            // MySQL strings escape with a backslash; in standard SQL a backslash is an ordinary
+            // character, and skipping one extra byte then only matters before a quote.
+            index += 2;
+            continue;
+        }
+        if bytes[index] == quote {
+            if bytes.get(index + 1) == Some(&quote) {
+                index += 2;
+                continue;
+            }
+            return index + 1;
+        }
+        index += 1;
+    }
+    bytes.len()
+}
+
+fn skip_line(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|byte| *byte == b'\n')
+        .map_or(bytes.len(), |offset| start + offset + 1)
+}
+
+fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
+    let mut index = start + 2;
+    while index + 1 < bytes.len() {
+        if bytes[index] == b'*' && bytes[index + 1] == b'/' {
+            return index + 2;
+        }
+        index += 1;
+    }
+    bytes.len()
+}
+
+/// `$tag$ ... $tag$` (PostgreSQL). A `$` that does not open such a quote (a `$1` parameter) is
+/// an ordinary character.
+fn skip_dollar_quoted(script: &str, start: usize) -> usize {
+    let rest = &script[start + 1..];
+    let tag_length = rest
+        .bytes()
+        .take_while(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+        .count();
+    let opens = rest.as_bytes().get(tag_length) == Some(&b'$')
+        && !rest[..tag_length].starts_with(|character: char| character.is_ascii_digit());
+    if !opens {
+        return start + 1;
+    }
+    let delimiter = &script[start..start + tag_length + 2];
+    let body_start = start + delimiter.len();
+    script[body_start..]
+        .find(delimiter)
+        .map_or(script.len(), |offset| body_start + offset + delimiter.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_semicolons_outside_quotes_comments_and_bodies() {
+        let script = r"
+            -- a comment; not a statement end
+            CREATE TABLE t (id int, note text DEFAULT 'a;b');
+            INSERT INTO t VALUES (1, 'it''s; fine'), (2, E'x\';y');
+            /* block; comment */
+            CREATE FUNCTION f() RETURNS trigger AS $body$
+            BEGIN
+              PERFORM 1; RETURN NEW;
+            END;
+            $body$ LANGUAGE plpgsql;
+            SELECT $$a;b$$, $1::int;
+            SELECT `weird;name` FROM t # trailing; comment
+            ;
+            -- only a comment at the end;
+        ";
+        let statements = split_statements(script);
+        assert_eq!(statements.len(), 6, "{statements:#?}");
+        assert!(statements[0].starts_with("-- a comment; not a statement end\n"));
+        assert!(statements[0].ends_with("DEFAULT 'a;b')"));
+        assert!(statements[1].ends_with("(2, E'x\\';y')"));
+        assert!(statements[3].contains("PERFORM 1; RETURN NEW;"));
+        assert!(statements[3].ends_with("LANGUAGE plpgsql"));
+        assert_eq!(statements[4], "SELECT $$a;b$$, $1::int");
+        assert!(statements[5].starts_with("SELECT `weird;name` FROM t"));
+    }
+
+    #[test]
+    fn scripts_without_a_final_semicolon_and_empty_scripts() {
+        assert_eq!(split_statements("select 1"), ["select 1"]);
+        assert_eq!(split_statements("select 1;;\n;select 2;"), ["select 1", "select 2"]);
+        assert!(split_statements("  \n-- nothing\n/* at all */").is_empty());
+    }
+
+    #[test]
+    fn unterminated_quotes_do_not_panic() {
+        assert_eq!(split_statements("select 'open;"), ["select 'open;"]);
+        assert_eq!(split_statements("select $x$ open;"), ["select $x$ open;"]);
+        assert_eq!(split_statements("select /* open;"), ["select /* open;"]);
+    }
+}
