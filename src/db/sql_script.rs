@@ -137,14 +137,15 @@ mod tests {
             -- only a comment at the end;
         ";
         let statements = split_statements(script);
-        assert_eq!(statements.len(), 6, "{statements:#?}");
+        assert_eq!(statements.len(), 5, "{statements:#?}");
         assert!(statements[0].starts_with("-- a comment; not a statement end\n"));
         assert!(statements[0].ends_with("DEFAULT 'a;b')"));
         assert!(statements[1].ends_with("(2, E'x\\';y')"));
-        assert!(statements[3].contains("PERFORM 1; RETURN NEW;"));
-        assert!(statements[3].ends_with("LANGUAGE plpgsql"));
-        assert_eq!(statements[4], "SELECT $$a;b$$, $1::int");
-        assert!(statements[5].starts_with("SELECT `weird;name` FROM t"));
+        assert!(statements[2].starts_with("/* block; comment */"));
+        assert!(statements[2].contains("PERFORM 1; RETURN NEW;"));
+        assert!(statements[2].ends_with("LANGUAGE plpgsql"));
+        assert_eq!(statements[3], "SELECT $$a;b$$, $1::int");
+        assert!(statements[4].starts_with("SELECT `weird;name` FROM t"));
     }
 
     #[test]

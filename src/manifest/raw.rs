@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::manifest::spanned::{Span, Spanned};
 use crate::pipeline::StepKind;
-use crate::values::{HumanDuration, LogLevel};
+use crate::values::{HumanDuration, LogLevel, TlsMode};
 
 /// A pipewright pipeline (manifest format 1).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -81,6 +81,17 @@ pub struct RawConnection {
     pub url: Option<Spanned<String>>,
     /// What the connection is for.
     pub description: Option<String>,
+    /// The most connections pipewright opens to this database at once (default: the run's
+    /// concurrency plus one, the extra one for cancelling queries).
+    #[schemars(range(min = 1))]
+    pub max_connections: Option<Spanned<u32>>,
+    /// How long to wait for a new connection, including the TLS handshake (default `10s`).
+    pub connect_timeout: Option<Spanned<HumanDuration>>,
+    /// How long a step waits for a free connection from the pool (default `30s`).
+    pub acquire_timeout: Option<Spanned<HumanDuration>>,
+    /// TLS for PostgreSQL and MySQL: `disable`, `prefer`, `require`, `verify-ca`,
+    /// `verify-full` (default: what the URL says, else `prefer`).
+    pub tls: Option<Spanned<TlsMode>>,
 }
 
 /// `[monitoring]`

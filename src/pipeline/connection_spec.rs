@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
 use crate::pipeline::Driver;
+use crate::values::TlsMode;
 use crate::secrets::redact_url;
 
 /// The name of a connection that is known to exist in its pipeline.
@@ -41,7 +43,7 @@ impl std::borrow::Borrow<str> for ConnectionName {
 pub struct ConnectionUrl(String);
 
 impl ConnectionUrl {
-    pub(crate) fn new(url: String) -> Self {
+    pub fn new(url: String) -> Self {
         Self(url)
     }
 
@@ -80,4 +82,31 @@ pub struct ConnectionSpec {
     pub driver: Driver,
     pub url: ConnectionUrl,
     pub description: Option<String>,
+    /// `None`: sized by the run (its concurrency plus one).
+    pub max_connections: Option<u32>,
+    #[serde(serialize_with = "crate::run::serialize_millis")]
+    pub connect_timeout: Duration,
+    #[serde(serialize_with = "crate::run::serialize_millis")]
+    pub acquire_timeout: Duration,
+    /// `None`: what the URL says, else the driver's default (`prefer`).
+    pub tls: Option<TlsMode>,
+}
+
+impl ConnectionSpec {
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A connection with default settings, for stores and tests that are not in a manifest.
+    pub fn new(name: &str, driver: Driver, url: String) -> Self {
+        Self {
+            name: ConnectionName::new(name),
+            driver,
+            url: ConnectionUrl::new(url),
+            description: None,
+            max_connections: None,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
+            tls: None,
+        }
+    }
 }

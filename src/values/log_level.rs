@@ -9,9 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::manifest::suggestion::help_for_unknown;
 
-/// The least severe level a log sink records.
+/// The least severe level a log sink records; `off` turns the sink off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum LogLevel {
+    Off,
     Error,
     Warn,
     #[default]
@@ -21,7 +22,8 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
+        Self::Off,
         Self::Error,
         Self::Warn,
         Self::Info,
@@ -31,6 +33,7 @@ impl LogLevel {
 
     pub fn name(self) -> &'static str {
         match self {
+            Self::Off => "off",
             Self::Error => "error",
             Self::Warn => "warn",
             Self::Info => "info",
@@ -43,6 +46,7 @@ impl LogLevel {
     pub fn filter(self) -> tracing::level_filters::LevelFilter {
         use tracing::level_filters::LevelFilter;
         match self {
+            Self::Off => LevelFilter::OFF,
             Self::Error => LevelFilter::ERROR,
             Self::Warn => LevelFilter::WARN,
             Self::Info => LevelFilter::INFO,
@@ -57,7 +61,7 @@ impl LogLevel {
         let index = Self::ALL
             .iter()
             .position(|level| *level == self)
-            .unwrap_or(2);
+            .unwrap_or(3);
         Self::ALL[(index + usize::from(steps)).min(Self::ALL.len() - 1)]
     }
 }
@@ -117,7 +121,7 @@ impl JsonSchema for LogLevel {
     fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "enum": ["error", "warn", "info", "debug", "trace"]
+            "enum": ["off", "error", "warn", "info", "debug", "trace"]
         })
     }
 }

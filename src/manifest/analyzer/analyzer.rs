@@ -10,8 +10,7 @@ use crate::manifest::raw::{RawConnection, RawPipeline};
 use crate::manifest::suggestion::help_for_unknown;
 use crate::manifest::{ManifestError, SourceFile, Span, Spanned, Variables};
 use crate::pipeline::{
-    ConnectionName, ConnectionSpec, ConnectionUrl, Driver, LoggingSpec, MonitoringSpec, Pipeline,
-    StepId,
+    ConnectionName, ConnectionSpec, Driver, LoggingSpec, MonitoringSpec, Pipeline, StepId,
 };
 use crate::secrets::{register_secret, url_secrets};
 
@@ -239,16 +238,32 @@ impl Analyzer<'_> {
         } else {
             url
         };
-        let connection_name = ConnectionName::new(name);
-        self.connections.insert(
-            connection_name.clone(),
-            ConnectionSpec {
-                name: connection_name,
-                driver,
-                url: ConnectionUrl::new(url),
-                description: raw.description.clone(),
-            },
-        );
+        if let Some(tls) = &raw.tls
+            && driver == Driver::Sqlite
+        {
+            self.invalid(
+                tls.span(),
+                &format!("connections.{name}.tls"),
+                "SQLite is a file, there is no connection to encrypt",
+                Some("remove `tls`"),
+            );
+        }
+        if let Some(size) = &raw.max_connections
+            && *size.get() == 0
+        {
+            self.invalid(size.span(), &format!("connections.{name}.max_connections"), "must be at least 1", None);
+        }
+        let mut spec = ConnectionSpec::new(name, driver, url);
+        spec.description.clone_from(&raw.description);
+        spec.max_connections = raw.max_connections.as_ref().map(|size| *size.get()).filter(|size| *size > 0);
+        if let Some(timeout) = &raw.connect_timeout {
+            spec.connect_timeout = timeout.get().get();
+        }
+        if let Some(timeout) = &raw.acquire_timeout {
+            spec.acquire_timeout = timeout.get().get();
+        }
+        spec.tls = raw.tls.as_ref().map(|tls| *tls.get());
+        self.connections.insert(spec.name.clone(), spec);
     }
 
     /// Resolves a reference to a `[connections.<name>]` table.

@@ -1,0 +1,66 @@
+//! The pipeline's connections, each opened the first time a step needs it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use tokio::sync::OnceCell;
+
+use crate::db::{Database, DbError};
+use crate::pipeline::{ConnectionName, ConnectionSpec};
+
+/// Opens each connection lazily, once, so that a run needs only the servers its selected steps
+/// use, and shares the pool between the steps.
+#[derive(Debug)]
+pub struct Connections {
+    specs: IndexMap<ConnectionName, ConnectionSpec>,
+    pools: Mutex<HashMap<ConnectionName, Arc<OnceCell<Database>>>>,
+    /// Pool size for connections that do not set `max_connections`.
+    default_pool_size: u32,
+}
+
+impl Connections {
+    /// `concurrency` steps may use one connection each at the same time; one more connection
+    /// lets a timeout cancel a running query.
+    pub fn new(specs: IndexMap<ConnectionName, ConnectionSpec>, concurrency: usize) -> Self {
+        let default_pool_size = u32::try_from(concurrency).unwrap_or(u32::MAX).saturating_add(1);
+        Self {
+            specs,
+            pools: Mutex::new(HashMap::new()),
+            default_pool_size,
+        }
+    }
+
+    pub fn spec(&self, name: &ConnectionName) -> &ConnectionSpec {
+        &self.specs[name]
+    }
+
+    /// The pool of `name`, connecting on first use. Concurrent first uses wait for one attempt.
+    pub async fn get(&self, name: &ConnectionName) -> Result<Database, DbError> {
+        let cell = {
+            let mut pools = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(pools.entry(name.clone()).or_default())
+        };
+        let spec = &self.specs[name];
+        let size = spec.max_connections.unwrap_or(self.default_pool_size);
+        cell.get_or_try_init(|| Database::connect(spec, size))
+            .await
+            .cloned()
+    }
+
+    /// Closes every pool that was opened.
+    pub async fn close_all(&self) {
+        let cells: Vec<Arc<OnceCell<Database>>> = self
+            .pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for cell in cells {
+            if let Some(database) = cell.get() {
+                database.close().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! `Database`: a connection pool to one of the three engines, with per-driver code where
+//! types and cancellation differ (the `Any` driver cannot carry real column types).
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use log::LevelFilter;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection as _};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{DbError, SqlValue};
+use crate::pipeline::{ConnectionSpec, Driver};
+use crate::values::{RetryPolicy, TlsMode};
+
+/// A pool of connections to one database.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of each engine.
+macro_rules! dispatch {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            Database::Sqlite($pool) => $body,
+            Database::Postgres($pool) => $body,
+            Database::MySql($pool) => $body,
+        }
+    };
+}
+
+/// Binds [`SqlValue`]s to a query, each with its type, whatever the engine.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                SqlValue::Int(value) => query.bind(value),
+                SqlValue::Float(value) => query.bind(value),
+                SqlValue::Text(value) => query.bind(value),
+                SqlValue::Bool(value) => query.bind(value),
+                SqlValue::Timestamp(value) => query.bind(value),
+                SqlValue::Json(value) => query.bind(value.map(sqlx::types::Json)),
+            };
+        }
+        query
+    }};
+}
+
+/// How connecting is retried: transient failures only (refused, reset, timed out, too many
+/// connections, server starting).
+const CONNECT_RETRY: RetryPolicy = RetryPolicy {
+    retries: 2,
+    backoff: Duration::from_millis(500),
+};
+
+/// How long a cancelled statement gets to notice before its connection is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+impl Database {
+    /// Opens a pool of at most `max_connections` and checks that one connection works.
+    pub async fn connect(spec: &ConnectionSpec, max_connections: u32) -> Result<Self, DbError> {
+        let mut attempt = 1;
+        loop {
+            match Self::connect_once(spec, max_connections).await {
+                Ok(database) => return Ok(database),
+                Err(error) if error.is_transient() && attempt < CONNECT_RETRY.max_attempts() => {
+                    let delay = CONNECT_RETRY.delay(attempt, fastrand::f64());
+                    tracing::warn!(connection = %spec.name, attempt, "cannot connect, retrying in {delay:?}: {}", crate::error_chain::error_chain(&error));
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(DbError::Connect { connection, url, source, .. }) => {
+                    return Err(DbError::Connect {
+                        connection,
+                        url,
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn connect_once(spec: &ConnectionSpec, max_connections: u32) -> Result<Self, DbError> {
+        let url = spec.url.expose();
+        let connect_error = |source| DbError::Connect {
+            connection: spec.name.to_string(),
+            url: spec.url.redacted(),
+            attempts: 1,
+            source,
+        };
+        let connecting = async {
+            match spec.driver {
+                Driver::Sqlite => {
+                    let options = SqliteConnectOptions::from_str(url)
+                        .map_err(connect_error)?
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(5))
+                        .foreign_keys(true);
+                    let directory = options.get_filename().parent().map(std::path::Path::to_path_buf);
+                    if let Some(directory) = directory.filter(|directory| !directory.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(&directory).map_err(|source| DbError::SqliteDirectory {
+                            path: options.get_filename().display().to_string(),
+                            source,
+                        })?;
+                    }
+                    let options = quiet(options);
+                    SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_with(options)
+                        .await
+                        .map(Self::Sqlite)
+                        .map_err(connect_error)
+                }
+                Driver::Postgres => {
+                    let mut options = PgConnectOptions::from_str(url)
+                        .map_err(connect_error)?
+                        .application_name("pipewright");
+                    if let Some(tls) = spec.tls {
+                        options = options.ssl_mode(postgres_tls(tls));
+                    }
+                    PgPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_with(quiet(options))
+                        .await
+                        .map(Self::Postgres)
+                        .map_err(connect_error)
+                }
+                Driver::MySql => {
+                    let mut options = MySqlConnectOptions::from_str(&mysql_url(url))
+                        .map_err(connect_error)?
+                        .charset("utf8mb4")
+                        .timezone(Some("+00:00".to_owned()));
+                    if let Some(tls) = spec.tls {
+                        options = options.ssl_mode(mysql_tls(tls));
+                    }
+                    MySqlPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_with(quiet(options))
+                        .await
+                        .map(Self::MySql)
+                        .map_err(connect_error)
+                }
+            }
+        };
+        tokio::time::timeout(spec.connect_timeout, connecting)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DbError::ConnectTimeout {
+                    connection: spec.name.to_string(),
+                    seconds: spec.connect_timeout.as_secs(),
+                })
+            })
+    }
+
+    pub fn driver(&self) -> Driver {
+        match self {
+            Self::Sqlite(_) => Driver::Sqlite,
+            Self::Postgres(_) => Driver::Postgres,
+            Self::MySql(_) => Driver::MySql,
+        }
+    }
+
+    /// Runs one bookkeeping statement written with `?` placeholders; returns rows affected.
+    pub async fn execute(&self, sql: &str, values: Vec<SqlValue>) -> Result<u64, DbError> {
+        let sql = self.placeholders(sql);
+        let context = || format!("running `{}`", preview(&sql));
+        dispatch!(self, pool => {
+            let query = bind_values!(sqlx::query(AssertSqlSafe(sql.clone())), values);
+            query
+                .execute(pool)
+                .await
+                .map(|result| result.rows_affected())
+                .map_err(|source| DbError::Query { context: context(), source })
+        })
+    }
+
+    /// Runs several bookkeeping statements in one transaction: all of them or none.
+    pub async fn execute_in_transaction(
+        &self,
+        statements: Vec<(&str, Vec<SqlValue>)>,
+    ) -> Result<(), DbError> {
+        let statements: Vec<(String, Vec<SqlValue>)> = statements
+            .into_iter()
+            .map(|(sql, values)| (self.placeholders(sql), values))
+            .collect();
+        let failure = |context: &str| {
+            let context = context.to_owned();
+            move |source| DbError::Query { context, source }
+        };
+        dispatch!(self, pool => {
+            let mut transaction = pool.begin().await.map_err(failure("starting a transaction"))?;
+            for (sql, values) in statements {
+                let context = format!("running `{}`", preview(&sql));
+                bind_values!(sqlx::query(AssertSqlSafe(sql)), values)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(|source| DbError::Query { context, source })?;
+            }
+            transaction.commit().await.map_err(failure("committing"))
+        })
+    }
+
+    /// Runs a query written with `?` placeholders and decodes every row as `T` (a tuple).
+    pub async fn fetch_all<T>(&self, sql: &str, values: Vec<SqlValue>) -> Result<Vec<T>, DbError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow>
+            + Send
+            + Unpin,
+    {
+        let sql = self.placeholders(sql);
+        let context = || format!("running `{}`", preview(&sql));
+        dispatch!(self, pool => {
+            let query = bind_values!(sqlx::query_as::<_, T>(AssertSqlSafe(sql.clone())), values);
+            query
+                .fetch_all(pool)
+                .await
+                .map_err(|source| DbError::Query { context: context(), source })
+        })
+    }
+
+    /// Runs a user's statements in order, in one transaction when `transaction` is set, and
+    /// returns the rows they affected. When `cancel` fires, the running statement is cancelled
+    /// on the server (`pg_cancel_backend`, `KILL QUERY`, SQLite's interrupt) and the
+    /// transaction rolled back.
+    pub async fn run_statements(
+        &self,
+        statements: &[String],
+        transaction: bool,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DbError> {
+        match self {
+            Self::Postgres(pool) => {
+                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(acquire_error)?;
+                let work = execute_statements::<sqlx::Postgres>(&mut connection, statements, transaction);
+                cancellable(work, cancel, async {
+                    let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+                        .bind(backend)
+                        .execute(pool)
+                        .await;
+                })
+                .await
+            }
+            Self::MySql(pool) => {
+                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(acquire_error)?;
+                let work = execute_statements::<sqlx::MySql>(&mut connection, statements, transaction);
+                cancellable(work, cancel, async {
+                    // An integer from the server: nothing of the user's is in this statement.
+                    let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
+                        .execute(pool)
+                        .await;
+                })
+                .await
+            }
+            Self::Sqlite(pool) => {
+                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let interrupted = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&interrupted);
+                connection
+                    .lock_handle()
+                    .await
+                    .map_err(acquire_error)?
+                    .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
+                let work = execute_statements::<sqlx::Sqlite>(&mut connection, statements, transaction);
+                let result = cancellable(work, cancel, async {
+                    interrupted.store(true, Ordering::Relaxed);
+                })
+                .await;
+                if let Ok(mut handle) = connection.lock_handle().await {
+                    handle.remove_progress_handler();
+                }
+                result
+            }
+        }
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        dispatch!(self, pool => pool.close().await);
+    }
+
+    /// `?` placeholders as the engine writes them (`$1`, `$2`, ... on PostgreSQL).
+    fn placeholders(&self, sql: &str) -> String {
+        if self.driver() != Driver::Postgres {
+            return sql.to_owned();
+        }
+        let mut output = String::with_capacity(sql.len() + 8);
+        let mut number = 0;
+        for character in sql.chars() {
+            if character == '?' {
+                number += 1;
+                output.push('$');
+                output.push_str(&number.to_string());
+            } else {
+                output.push(character);
+            }
+        }
+        output
+    }
+}
+
+/// Per-engine access to rows affected, which sqlx has no trait for.
+trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::mysql::MySqlQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+async fn execute_statements<DB>(
+    connection: &mut DB::Connection,
+    statements: &[String],
+    transaction: bool,
+) -> Result<u64, DbError>
+where
+    DB: sqlx::Database,
+    DB::QueryResult: RowsAffected,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let total = statements.len();
+    let statement_error = |index: usize, statement: &str| {
+        let preview = preview(statement);
+        move |source| DbError::Statement {
+            index: index + 1,
+            total,
+            preview,
+            source,
+        }
+    };
+    let mut rows = 0;
+    if transaction {
+        let mut transaction = connection.begin().await.map_err(|source| DbError::Query {
+            context: "starting a transaction".to_owned(),
+            source,
+        })?;
+        for (index, statement) in statements.iter().enumerate() {
+            let result = sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+                .execute(&mut *transaction)
+                .await
+                .map_err(statement_error(index, statement))?;
+            rows += result.rows();
+        }
+        transaction.commit().await.map_err(|source| DbError::Query {
+            context: "committing".to_owned(),
+            source,
+        })?;
+    } else {
+        for (index, statement) in statements.iter().enumerate() {
+            let result = sqlx::raw_sql(AssertSqlSafe(statement.clone()))
+                .execute(&mut *connection)
+                .await
+                .map_err(statement_error(index, statement))?;
+            rows += result.rows();
+        }
+    }
+    Ok(rows)
+}
+
+/// Runs `work`; if `cancel` fires first, runs `stop` (which asks the server to stop the
+/// statement) and waits, a bounded time, for `work` to notice and roll back.
+async fn cancellable<T>(
+    work: impl Future<Output = Result<T, DbError>>,
+    cancel: &CancellationToken,
+    stop: impl Future<Output = ()>,
+) -> Result<T, DbError> {
+    tokio::pin!(work);
+    tokio::select! {
+        result = &mut work => result,
+        () = cancel.cancelled() => {
+            stop.await;
+            let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
+            Err(DbError::Cancelled)
+        }
+    }
+}
+
+fn acquire_error(source: sqlx::Error) -> DbError {
+    DbError::Query {
+        context: "getting a connection".to_owned(),
+        source,
+    }
+}
+
+/// The start of a statement on one line, for messages.
+fn preview(statement: &str) -> String {
+    let single_line: String = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    if single_line.chars().count() > 80 {
+        let cut: String = single_line.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        single_line
+    }
+}
+
+/// sqlx logs every statement at INFO and slow ones at WARN; for pipewright those are debug
+/// details (the database log sink leaves sqlx's records out altogether).
+fn quiet<O: sqlx::ConnectOptions>(options: O) -> O {
+    options
+        .log_statements(LevelFilter::Trace)
+        .log_slow_statements(LevelFilter::Debug, Duration::from_secs(1))
+}
+
+/// `mariadb://` is pipewright's alias for `mysql://`.
+fn mysql_url(url: &str) -> String {
+    match url.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => url.to_owned(),
+    }
+}
+
+fn postgres_tls(mode: TlsMode) -> PgSslMode {
+    match mode {
+        TlsMode::Disable => PgSslMode::Disable,
+        TlsMode::Prefer => PgSslMode::Prefer,
+        TlsMode::Require => PgSslMode::Require,
+        TlsMode::VerifyCa => PgSslMode::VerifyCa,
+        TlsMode::VerifyFull => PgSslMode::VerifyFull,
+    }
+}
+
+fn mysql_tls(mode: TlsMode) -> MySqlSslMode {
+    match mode {
+        TlsMode::Disable => MySqlSslMode::Disabled,
+        TlsMode::Prefer => MySqlSslMode::Preferred,
+        TlsMode::Require => MySqlSslMode::Required,
+        TlsMode::VerifyCa => MySqlSslMode::VerifyCa,
+        TlsMode::VerifyFull => MySqlSslMode::VerifyIdentity,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_are_one_short_line() {
+        assert_eq!(preview("select\n  1,\n  2"), "select 1, 2");
+        let long = "x".repeat(200);
+        assert_eq!(preview(&long).chars().count(), 80);
+    }
+
+    #[test]
+    fn mariadb_urls_are_mysql_urls() {
+        assert_eq!(mysql_url("mariadb://root@h/db"), "mysql://root@h/db");
+        assert_eq!(mysql_url("mysql://root@h/db"), "mysql://root@h/db");
+    }
+}

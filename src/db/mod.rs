@@ -1,0 +1,15 @@
+//! Databases: pools for SQLite, PostgreSQL and MySQL/MariaDB, SQL scripts, errors.
+
+mod connections;
+mod database;
+mod db_error;
+mod dialect;
+mod sql_script;
+mod sql_value;
+
+pub use connections::Connections;
+pub use database::Database;
+pub use db_error::{DbError, is_transient};
+pub use dialect::quote_identifier;
+pub use sql_script::split_statements;
+pub use sql_value::SqlValue;
