@@ -18,4 +18,5 @@ pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod steps;
+pub mod store;
 pub mod values;

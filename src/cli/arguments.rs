@@ -51,6 +51,87 @@ pub enum Command {
     Schema,
     /// Run a pipeline.
     Run(RunArgs),
+    /// Recent runs recorded in the monitoring store.
+    History(HistoryArgs),
+    /// The log records of a run, from the monitoring store's `logs` table.
+    Logs(LogsArgs),
+}
+
+/// Where the state directory is.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state directory: the embedded monitoring store, log files and spill files
+    /// (default: `.pipewright/` next to the manifest).
+    #[arg(long, value_name = "DIR", env = "PIPEWRIGHT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Which monitoring store to read: the manifest's, or one named directly.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Read this store instead of the manifest's (a connection URL; passwords are redacted).
+    #[arg(long, value_name = "URL", env = "PIPEWRIGHT_STORE")]
+    pub store: Option<String>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Set a variable for `${KEY}` interpolation in the manifest.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a `KEY=VALUE` file. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Text for people, JSON for programs.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The pipeline manifest whose store to read (or `--store`, or `--state-dir`).
+    #[arg(value_name = "MANIFEST", env = "PIPEWRIGHT_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+
+    /// How many runs to show, newest first.
+    #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
+    pub limit: u32,
+
+    /// Only runs of this pipeline (default: the manifest's pipeline, or every pipeline).
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+
+    /// Runs of every pipeline in the store, even with a manifest.
+    #[arg(long, conflicts_with = "pipeline")]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run's id, or the start of it (as `history` prints it).
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+
+    /// The pipeline manifest whose store to read (or `--store`, or `--state-dir`).
+    #[arg(value_name = "MANIFEST", env = "PIPEWRIGHT_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+
+    /// The least severe level to show (the store keeps WARN+ unless `[logging]
+    /// database_level` says otherwise).
+    #[arg(long, value_name = "LEVEL", default_value = "trace")]
+    pub level: crate::values::LogLevel,
+
+    /// Only records of this step.
+    #[arg(long, value_name = "STEP")]
+    pub step: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Where the manifest is and what its `${VAR}`s resolve to.
@@ -148,4 +229,7 @@ pub struct RunArgs {
     /// Write a `JUnit` XML report (one test case per step) to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 }

@@ -25,13 +25,16 @@ pub enum CliError {
 
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Self::Manifest(_) | Self::Usage(_) => ExitCode::Invalid,
-            Self::WriteFile { .. } | Self::Runtime(_) => ExitCode::Internal,
+            Self::WriteFile { .. } | Self::Runtime(_) | Self::Store(_) => ExitCode::Internal,
         }
     }
 

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use clap::Parser as _;
 
 use crate::cli::arguments::{Arguments, Command, GraphArgs, PlanArgs, PlanFormat};
+use crate::cli::history_command::{history_command, logs_command};
 use crate::cli::manifest_input::{load_manifest, selection};
 use crate::cli::{CliError, run_command};
 use crate::exit_code::ExitCode;
@@ -14,8 +15,34 @@ use crate::plan::Plan;
 use crate::report::console::{Console, ProgressChoice};
 use crate::values::LogLevel;
 
-/// Runs pipewright with the process's arguments and returns its exit code.
+/// Runs pipewright with the process's arguments and returns its exit code. A panic is a bug
+/// of pipewright: it is reported without secrets and ends with the internal-error code.
 pub fn main() -> std::process::ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|location| format!(" at {}:{}", location.file(), location.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        crate::report::console::write_stderr(
+            crate::secrets::redact(&format!(
+                "pipewright hit a bug{location}: {message}\nplease report it with the command you ran\n"
+            ))
+            .as_bytes(),
+        );
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::Internal.into(),
+    }
+}
+
+fn run() -> std::process::ExitCode {
     let arguments = Arguments::parse();
     let progress = match &arguments.command {
         Command::Run(run) => run.progress,
@@ -27,7 +54,10 @@ pub fn main() -> std::process::ExitCode {
     } else {
         LogLevel::Info.more_verbose(arguments.verbose)
     };
-    crate::logging::init(level, console.color);
+    // `run` installs every log sink once it knows the manifest's `[logging]`.
+    if !matches!(arguments.command, Command::Run(_)) {
+        crate::logging::init_console(level, console.color);
+    }
 
     let result = match &arguments.command {
         Command::Check(check) => load_manifest(&check.manifest).map(|loaded| {
@@ -56,7 +86,9 @@ pub fn main() -> std::process::ExitCode {
             print_stdout(&pipeline_schema_text());
             Ok(ExitCode::Success)
         }
-        Command::Run(run) => run_command(run, &console, arguments.verbose > 0),
+        Command::Run(run) => run_command(run, &console, arguments.quiet, arguments.verbose),
+        Command::History(history) => history_command(history, &console),
+        Command::Logs(logs) => logs_command(logs, &console),
     };
     match result {
         Ok(code) => code.into(),
@@ -69,7 +101,7 @@ pub fn main() -> std::process::ExitCode {
 
 /// Writes a command's result to stdout. A closed pipe (`pipewright plan | head`) is not an
 /// error worth reporting.
-fn print_stdout(text: &str) {
+pub(crate) fn print_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();

@@ -3,6 +3,7 @@
 pub mod arguments;
 mod cli_error;
 mod dispatch;
+mod history_command;
 mod manifest_input;
 mod run_command;
 

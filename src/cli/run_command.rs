@@ -1,28 +1,41 @@
-//! `pipewright run`: plan, check the plan can run, run it with reporters, write the reports.
+//! `pipewright run`: plan, check the plan can run, open the store and the log sinks, run with
+//! reporters, write the reports.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::cli::CliError;
 use crate::cli::arguments::RunArgs;
 use crate::cli::manifest_input::{load_manifest, selection};
 use crate::exit_code::ExitCode;
+use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::report::console::{Console, ProgressMode, write_stderr};
 use crate::report::{
     BarsReporter, LinesReporter, Reporter, RunRecord, RunRecorder, SilentReporter, render_junit,
     write_atomically,
 };
-use crate::run::{RunEvent, RunOptions, RunStatus, Scheduler, StepStatus};
+use crate::run::{RunEvent, RunId, RunOptions, RunStatus, RunSummary, Scheduler, StepStatus};
+use crate::store::spill::{SpillFile, spill_dir};
+use crate::store::{Store, StoreReporter, StoreTarget, StoreWriter, state_dir};
+use crate::values::LogLevel;
+
+/// How long opening the monitoring store may take before the run goes on without it (its
+/// records are spilled and replayed by the next run).
+const STORE_OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs the pipeline named on the command line.
 pub fn run_command(
     arguments: &RunArgs,
     console: &Console,
-    verbose: bool,
+    quiet: bool,
+    verbose: u8,
 ) -> Result<ExitCode, CliError> {
     let loaded = load_manifest(&arguments.manifest)?;
     let selection = selection(&arguments.selection)?;
@@ -33,37 +46,70 @@ pub fn run_command(
         .map_err(|error| CliError::Usage(error.to_string()))?;
     refuse_unimplemented(&plan)?;
 
+    let pipeline = Arc::new(loaded.pipeline);
+    let state = state_dir(&pipeline.base_dir, arguments.state.state_dir.as_deref());
+    // `-q` and `-v` adjust the manifest's console level.
+    let console_level = if quiet {
+        LogLevel::Error
+    } else {
+        pipeline.logging.level.more_verbose(verbose)
+    };
+    let _logging = crate::logging::init_run(
+        &pipeline.logging,
+        console_level,
+        console.color,
+        &state.join("logs"),
+    );
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    let pipeline = Arc::new(loaded.pipeline);
+    let run_id = RunId::new();
     let mut recorder = RunRecorder::new(&pipeline, &plan);
+    let mut store_reporter = StoreReporter::new(&pipeline, &plan, run_id);
     let mut display: Box<dyn Reporter> = match console.progress {
-        ProgressMode::Bars => Box::new(BarsReporter::new(console.color, verbose)),
-        ProgressMode::Plain => Box::new(LinesReporter::new(console.color, verbose)),
+        ProgressMode::Bars => Box::new(BarsReporter::new(console.color, verbose > 0)),
+        ProgressMode::Plain => Box::new(LinesReporter::new(console.color, verbose > 0)),
         ProgressMode::None => Box::new(SilentReporter),
     };
     let options = RunOptions {
         jobs,
         keep_going: arguments.keep_going,
     };
+    let span = tracing::info_span!("run", run_id = %run_id, pipeline = %pipeline.name);
 
-    let summary = runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let signals = tokio::spawn(watch_signals(cancel.clone()));
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
-        let scheduler = Scheduler::new(Arc::clone(&pipeline), plan, options, sender);
-        let reporting = async {
-            while let Some(event) = receiver.recv().await {
-                display.report(&event);
-                recorder.report(&event);
+    let summary: RunSummary = runtime.block_on(
+        async {
+            let writer = start_store_writer(&pipeline, &state).await;
+            let cancel = CancellationToken::new();
+            let signals = tokio::spawn(watch_signals(cancel.clone()));
+            let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+            let scheduler = Scheduler::new(Arc::clone(&pipeline), plan, options, sender)
+                .with_run_id(run_id);
+            let connections = scheduler.connections();
+            let reporting = async {
+                while let Some(event) = receiver.recv().await {
+                    display.report(&event);
+                    recorder.report(&event);
+                    store_reporter.report(&event);
+                }
+            };
+            let (summary, ()) = tokio::join!(scheduler.run(cancel), reporting);
+            signals.abort();
+            connections.close_all().await;
+            let written = writer.finish().await;
+            if written.spilled > 0 {
+                tracing::warn!(
+                    "{} records for the monitoring store were kept in `{}`; the next run stores them",
+                    written.spilled,
+                    spill_dir(&state).display()
+                );
             }
-        };
-        let (summary, ()) = tokio::join!(scheduler.run(cancel), reporting);
-        signals.abort();
-        summary
-    });
+            summary
+        }
+        .instrument(span),
+    );
     drop(display);
 
     let record = recorder.into_record();
@@ -76,6 +122,32 @@ pub fn run_command(
         RunStatus::Failed => ExitCode::StepFailed,
         RunStatus::Cancelled => ExitCode::Interrupted,
     })
+}
+
+/// Opens the monitoring store, replays what earlier runs could not store, and starts the
+/// writer. A store that cannot be opened does not stop the run: its records are spilled.
+async fn start_store_writer(pipeline: &Pipeline, state: &Path) -> StoreWriter {
+    let target = StoreTarget::for_pipeline(pipeline, state);
+    let spills = spill_dir(state);
+    let spill = Arc::new(SpillFile::new(&spills));
+    let store = match tokio::time::timeout(STORE_OPEN_TIMEOUT, Store::open(&target)).await {
+        Ok(Ok(store)) => Some(store),
+        Ok(Err(error)) => {
+            tracing::warn!(target: "pipewright::store", "{}; this run's records are kept in `{}` for the next run", crate::error_chain::error_chain(&error), spills.display());
+            None
+        }
+        Err(_) => {
+            tracing::warn!(target: "pipewright::store", "the monitoring store {} did not answer in {}s; this run's records are kept in `{}` for the next run", target.describe(), STORE_OPEN_TIMEOUT.as_secs(), spills.display());
+            None
+        }
+    };
+    if let Some(store) = &store {
+        let replayed = store.replay_spills(&spills).await;
+        if replayed > 0 {
+            tracing::info!(target: "pipewright::store", "stored {replayed} records kept by earlier runs");
+        }
+    }
+    StoreWriter::start(store, spill)
 }
 
 /// Stops before anything runs if a planned step's kind cannot be executed yet.
@@ -95,9 +167,9 @@ fn refuse_unimplemented(plan: &Plan) -> Result<(), CliError> {
 }
 
 /// First SIGINT or SIGTERM: cancel the run and let steps stop cleanly (SIGTERM to each command's
-/// process group, a grace period, then SIGKILL). Second: SIGKILL every command at once, so the
-/// run ends now and its reports are still written; if it has not ended five seconds later,
-/// exit regardless.
+/// process group, a grace period, then SIGKILL; queries cancelled on their server). Second:
+/// SIGKILL every command at once, so the run ends now and its reports are still written; if it
+/// has not ended five seconds later, exit regardless.
 async fn watch_signals(cancel: CancellationToken) {
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),
@@ -118,7 +190,7 @@ async fn watch_signals(cancel: CancellationToken) {
     write_stderr(b"interrupted again: killing running steps\n");
     crate::steps::kill_running_commands();
     std::thread::spawn(|| {
-        std::thread::sleep(std::time::Duration::from_secs(5));
+        std::thread::sleep(Duration::from_secs(5));
         write_stderr(b"steps did not stop in time: exiting without waiting\n");
         std::process::exit(i32::from(ExitCode::Interrupted.code()));
     });

@@ -23,7 +23,9 @@ impl Connections {
     /// `concurrency` steps may use one connection each at the same time; one more connection
     /// lets a timeout cancel a running query.
     pub fn new(specs: IndexMap<ConnectionName, ConnectionSpec>, concurrency: usize) -> Self {
-        let default_pool_size = u32::try_from(concurrency).unwrap_or(u32::MAX).saturating_add(1);
+        let default_pool_size = u32::try_from(concurrency)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
         Self {
             specs,
             pools: Mutex::new(HashMap::new()),
@@ -38,7 +40,10 @@ impl Connections {
     /// The pool of `name`, connecting on first use. Concurrent first uses wait for one attempt.
     pub async fn get(&self, name: &ConnectionName) -> Result<Database, DbError> {
         let cell = {
-            let mut pools = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut pools = self
+                .pools
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(pools.entry(name.clone()).or_default())
         };
         let spec = &self.specs[name];

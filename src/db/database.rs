@@ -77,7 +77,12 @@ impl Database {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(DbError::Connect { connection, url, source, .. }) => {
+                Err(DbError::Connect {
+                    connection,
+                    url,
+                    source,
+                    ..
+                }) => {
                     return Err(DbError::Connect {
                         connection,
                         url,
@@ -107,11 +112,18 @@ impl Database {
                         .journal_mode(SqliteJournalMode::Wal)
                         .busy_timeout(Duration::from_secs(5))
                         .foreign_keys(true);
-                    let directory = options.get_filename().parent().map(std::path::Path::to_path_buf);
-                    if let Some(directory) = directory.filter(|directory| !directory.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(&directory).map_err(|source| DbError::SqliteDirectory {
-                            path: options.get_filename().display().to_string(),
-                            source,
+                    let directory = options
+                        .get_filename()
+                        .parent()
+                        .map(std::path::Path::to_path_buf);
+                    if let Some(directory) =
+                        directory.filter(|directory| !directory.as_os_str().is_empty())
+                    {
+                        std::fs::create_dir_all(&directory).map_err(|source| {
+                            DbError::SqliteDirectory {
+                                path: options.get_filename().display().to_string(),
+                                source,
+                            }
                         })?;
                     }
                     let options = quiet(options);
@@ -251,7 +263,8 @@ impl Database {
                     .fetch_one(&mut *connection)
                     .await
                     .map_err(acquire_error)?;
-                let work = execute_statements::<sqlx::Postgres>(&mut connection, statements, transaction);
+                let work =
+                    execute_statements::<sqlx::Postgres>(&mut connection, statements, transaction);
                 cancellable(work, cancel, async {
                     let _ = sqlx::query("SELECT pg_cancel_backend($1)")
                         .bind(backend)
@@ -266,7 +279,8 @@ impl Database {
                     .fetch_one(&mut *connection)
                     .await
                     .map_err(acquire_error)?;
-                let work = execute_statements::<sqlx::MySql>(&mut connection, statements, transaction);
+                let work =
+                    execute_statements::<sqlx::MySql>(&mut connection, statements, transaction);
                 cancellable(work, cancel, async {
                     // An integer from the server: nothing of the user's is in this statement.
                     let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
@@ -284,7 +298,8 @@ impl Database {
                     .await
                     .map_err(acquire_error)?
                     .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
-                let work = execute_statements::<sqlx::Sqlite>(&mut connection, statements, transaction);
+                let work =
+                    execute_statements::<sqlx::Sqlite>(&mut connection, statements, transaction);
                 let result = cancellable(work, cancel, async {
                     interrupted.store(true, Ordering::Relaxed);
                 })
@@ -378,10 +393,13 @@ where
                 .map_err(statement_error(index, statement))?;
             rows += result.rows();
         }
-        transaction.commit().await.map_err(|source| DbError::Query {
-            context: "committing".to_owned(),
-            source,
-        })?;
+        transaction
+            .commit()
+            .await
+            .map_err(|source| DbError::Query {
+                context: "committing".to_owned(),
+                source,
+            })?;
     } else {
         for (index, statement) in statements.iter().enumerate() {
             let result = sqlx::raw_sql(AssertSqlSafe(statement.clone()))

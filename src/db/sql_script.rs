@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn scripts_without_a_final_semicolon_and_empty_scripts() {
         assert_eq!(split_statements("select 1"), ["select 1"]);
-        assert_eq!(split_statements("select 1;;\n;select 2;"), ["select 1", "select 2"]);
+        assert_eq!(
+            split_statements("select 1;;\n;select 2;"),
+            ["select 1", "select 2"]
+        );
         assert!(split_statements("  \n-- nothing\n/* at all */").is_empty());
     }
 

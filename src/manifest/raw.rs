@@ -101,11 +101,31 @@ pub struct RawMonitoring {
     pub connection: Option<Spanned<String>>,
 }
 
-/// `[logging]`
+/// `[logging]`: five sinks, as SEED.md's team set them up. Every level accepts `off`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct RawLogging {
     /// The least severe level shown on the console (default `info`). `-v` and `-q` override it.
     pub level: Option<Spanned<LogLevel>>,
+    /// The directory of the log files, relative to the manifest (default: `logs/` in the
+    /// state directory, `.pipewright/logs`).
+    pub dir: Option<Spanned<String>>,
+    /// The daily-rotated log file `pipewright.YYYY-MM-DD.log` (default `debug`).
+    pub file_level: Option<Spanned<LogLevel>>,
+    /// Days of log files kept (default 7).
+    #[schemars(range(min = 1))]
+    pub file_retention_days: Option<Spanned<u32>>,
+    /// The error file `pipewright-error.YYYY-MM-DD.log` (default `error`).
+    pub error_level: Option<Spanned<LogLevel>>,
+    /// Days of error files kept (default 30).
+    #[schemars(range(min = 1))]
+    pub error_retention_days: Option<Spanned<u32>>,
+    /// The JSON-lines file `pipewright.YYYY-MM-DD.jsonl` (default `info`).
+    pub json_level: Option<Spanned<LogLevel>>,
+    /// Days of JSON-lines files kept (default 7).
+    #[schemars(range(min = 1))]
+    pub json_retention_days: Option<Spanned<u32>>,
+    /// The `logs` table of the monitoring store (default `warn`).
+    pub database_level: Option<Spanned<LogLevel>>,
 }
 
 /// `[steps.<id>]`: one table for every kind, the `kind` key says which keys apply.

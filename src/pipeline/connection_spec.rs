@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use crate::pipeline::Driver;
-use crate::values::TlsMode;
 use crate::secrets::redact_url;
+use crate::values::TlsMode;
 
 /// The name of a connection that is known to exist in its pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -16,12 +16,34 @@ pub enum SqlSource {
     File(PathBuf),
 }
 
+impl SqlSource {
+    /// "inline SQL" or the file's path, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Inline(_) => "the inline SQL".to_owned(),
+            Self::File(path) => format!("`{}`", path.display()),
+        }
+    }
+}
+
 /// A `sql` step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SqlSpec {
     pub connection: ConnectionName,
     pub source: SqlSource,
     pub transaction: bool,
+}
+
+impl SqlSpec {
+    /// The statements the step runs, read from its file if it has one. SQL text is never
+    /// interpolated.
+    pub fn statements(&self) -> std::io::Result<Vec<String>> {
+        let text = match &self.source {
+            SqlSource::Inline(sql) => sql.clone(),
+            SqlSource::File(path) => std::fs::read_to_string(path)?,
+        };
+        Ok(crate::db::split_statements(&text))
+    }
 }
 
 /// A `migrate` step.

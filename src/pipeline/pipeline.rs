@@ -31,10 +31,37 @@ pub struct MonitoringSpec {
     pub connection: Option<ConnectionName>,
 }
 
-/// `[logging]`.
-#[derive(Debug, Clone, Default, Serialize)]
+/// `[logging]`: the level of each sink and how long files are kept.
+#[derive(Debug, Clone, Serialize)]
 pub struct LoggingSpec {
     pub level: LogLevel,
+    /// `None`: `logs/` in the state directory.
+    pub dir: Option<std::path::PathBuf>,
+    pub file_level: LogLevel,
+    pub file_retention_days: u32,
+    pub error_level: LogLevel,
+    pub error_retention_days: u32,
+    pub json_level: LogLevel,
+    pub json_retention_days: u32,
+    pub database_level: LogLevel,
+}
+
+impl Default for LoggingSpec {
+    /// SEED.md's set-up: console INFO+, daily file DEBUG+ kept 7 days, error file ERROR+ kept
+    /// 30 days, JSON lines INFO+, database WARN+.
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            dir: None,
+            file_level: LogLevel::Debug,
+            file_retention_days: 7,
+            error_level: LogLevel::Error,
+            error_retention_days: 30,
+            json_level: LogLevel::Info,
+            json_retention_days: 7,
+            database_level: LogLevel::Warn,
+        }
+    }
 }
 
 impl Pipeline {

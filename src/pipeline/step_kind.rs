@@ -66,7 +66,7 @@ impl StepKind {
 
     /// Whether `run` can execute steps of this kind in this version.
     pub fn is_implemented(self) -> bool {
-        matches!(self, Self::Command)
+        matches!(self, Self::Command | Self::Sql)
     }
 
     fn description(self) -> &'static str {

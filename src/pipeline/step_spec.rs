@@ -124,7 +124,9 @@ impl StepAction {
         let text = match self {
             Self::Command(command) => command.program.display_line(),
             Self::Sql(sql) => match &sql.source {
-                crate::pipeline::SqlSource::Inline(_) => format!("SQL on `{}`", sql.connection),
+                crate::pipeline::SqlSource::Inline(_) => {
+                    format!("inline SQL on `{}`", sql.connection)
+                }
                 crate::pipeline::SqlSource::File(path) => {
                     format!("SQL file `{}` on `{}`", path.display(), sql.connection)
                 }

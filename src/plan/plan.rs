@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::graph::StepGraph;
-use crate::pipeline::{Pipeline, StepId, StepKind};
+use crate::pipeline::{Pipeline, StepAction, StepId, StepKind};
 use crate::plan::{Selector, SelectorError};
 
 /// Why a planned step will not run.
@@ -57,6 +57,10 @@ pub struct PlannedStep {
     pub decision: Decision,
     /// What the step will do, secrets redacted.
     pub summary: String,
+    /// The SQL statements the step will run, for `sql` steps (never interpolated, so shown
+    /// as written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Vec<String>>,
 }
 
 impl PlannedStep {
@@ -143,12 +147,19 @@ impl Plan {
                     Decision::Run { wave }
                 }
             };
+            let sql = match &step.action {
+                StepAction::Sql(sql) => Some(sql.statements().unwrap_or_else(|error| {
+                    vec![format!("-- cannot read {}: {error}", sql.source.describe())]
+                })),
+                _ => None,
+            };
             steps.push(PlannedStep {
                 id: id.clone(),
                 kind: step.kind(),
                 waits_for,
                 decision,
                 summary: step.action.summary(),
+                sql,
             });
         }
         Ok(Self {
@@ -205,6 +216,13 @@ impl Plan {
                     let _ = write!(output, "  (after {})", names.join(", "));
                 }
                 output.push('\n');
+                for statement in step.sql.iter().flatten() {
+                    let lines: Vec<&str> = statement.lines().collect();
+                    for (index, line) in lines.iter().enumerate() {
+                        let end = if index + 1 == lines.len() { ";" } else { "" };
+                        let _ = writeln!(output, "      | {line}{end}");
+                    }
+                }
             }
         }
         let skipped: Vec<&PlannedStep> = self.steps.iter().filter(|step| !step.runs()).collect();

@@ -11,6 +11,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use tracing::Instrument as _;
+
+use crate::db::Connections;
 use crate::error_chain::error_chain;
 use crate::pipeline::{Pipeline, StepId, StepSpec};
 use crate::plan::{Decision, Plan};
@@ -46,6 +49,7 @@ pub struct Scheduler {
     events: UnboundedSender<RunEvent>,
     run_id: RunId,
     executor: Arc<dyn StepExecutor>,
+    connections: Arc<Connections>,
 }
 
 /// Per-step bookkeeping while the run goes.
@@ -69,6 +73,7 @@ impl Scheduler {
         options: RunOptions,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
+        let connections = Arc::new(Connections::new(pipeline.connections.clone(), options.jobs));
         Self {
             pipeline,
             plan,
@@ -76,7 +81,20 @@ impl Scheduler {
             events,
             run_id: RunId::new(),
             executor: Arc::new(Engines),
+            connections,
         }
+    }
+
+    /// Runs under a run id chosen by the caller (which has already named its logs after it).
+    #[must_use]
+    pub fn with_run_id(mut self, run_id: RunId) -> Self {
+        self.run_id = run_id;
+        self
+    }
+
+    /// The connections the steps use; the caller closes them after the run.
+    pub fn connections(&self) -> Arc<Connections> {
+        Arc::clone(&self.connections)
     }
 
     /// Runs steps with another executor (the scheduler benchmark uses a no-op).
@@ -130,13 +148,21 @@ impl Scheduler {
                 };
                 progress.settled.insert(id.clone());
                 let step = Arc::new(self.pipeline.step(&id).clone());
-                let handle = tasks.spawn(run_step(
-                    step,
-                    Arc::clone(&self.executor),
-                    self.run_id,
-                    self.events.clone(),
-                    cancel.child_token(),
-                ));
+                let span = tracing::info_span!("step", step_id = %id);
+                let handle = tasks.spawn(
+                    run_step(
+                        step,
+                        Arc::clone(&self.executor),
+                        StepContext {
+                            run_id: self.run_id,
+                            step_id: id.clone(),
+                            cancel: cancel.child_token(),
+                            events: self.events.clone(),
+                            connections: Arc::clone(&self.connections),
+                        },
+                    )
+                    .instrument(span),
+                );
                 running.insert(handle.id(), id);
             }
             if tasks.is_empty() {
@@ -295,10 +321,10 @@ fn panicked_result(error: &tokio::task::JoinError) -> StepResult {
 async fn run_step(
     step: Arc<StepSpec>,
     executor: Arc<dyn StepExecutor>,
-    run_id: RunId,
-    events: UnboundedSender<RunEvent>,
-    cancel: CancellationToken,
+    context: StepContext,
 ) -> (StepId, StepResult) {
+    let events = context.events.clone();
+    let cancel = context.cancel.clone();
     let started_at = Utc::now();
     let started = Instant::now();
     let max_attempts = step.retry.max_attempts();
@@ -313,7 +339,7 @@ async fn run_step(
         });
         let attempt_started_at = Utc::now();
         let attempt_started = Instant::now();
-        let result = attempt(&step, executor.as_ref(), run_id, &events, &cancel).await;
+        let result = attempt(&step, executor.as_ref(), &context).await;
         let status = match &result {
             Ok(_) => StepStatus::Succeeded,
             Err(StepError::TimedOut { .. }) => StepStatus::TimedOut,
@@ -383,16 +409,12 @@ async fn run_step(
 async fn attempt(
     step: &StepSpec,
     executor: &dyn StepExecutor,
-    run_id: RunId,
-    events: &UnboundedSender<RunEvent>,
-    cancel: &CancellationToken,
+    context: &StepContext,
 ) -> Result<crate::steps::StepOutput, StepError> {
-    let token = cancel.child_token();
+    let token = context.cancel.child_token();
     let context = StepContext {
-        run_id,
-        step_id: step.id.clone(),
         cancel: token.clone(),
-        events: events.clone(),
+        ..context.clone()
     };
     let work = executor.execute(step, &context);
     tokio::pin!(work);

@@ -1,8 +1,11 @@
 //! What a running step gets from the scheduler.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::Connections;
 use crate::pipeline::StepId;
 use crate::run::{RunEvent, RunId};
 
@@ -15,6 +18,8 @@ pub struct StepContext {
     /// its processes, cancel its queries) and return promptly.
     pub cancel: CancellationToken,
     pub events: UnboundedSender<RunEvent>,
+    /// The pipeline's connections, opened on first use and shared by the steps.
+    pub connections: Arc<Connections>,
 }
 
 impl StepContext {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::db::DbError;
 use crate::pipeline::StepKind;
 use crate::values::HumanDuration;
 
@@ -40,19 +41,32 @@ pub enum StepError {
     #[error("lost track of the step's process")]
     Io(#[source] std::io::Error),
 
+    #[error(transparent)]
+    Database(DbError),
+
+    #[error("cannot read {path}")]
+    ReadFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
 }
 
 impl StepError {
     /// Whether a retry may succeed. Failures of the step's own work (a non-zero exit, a
-    /// timeout) are retried when the manifest asks for retries; failures that will not change
-    /// by themselves (a missing program, an unimplemented kind, cancellation) are not.
+    /// timeout) and transient database errors (a lost connection, a deadlock, a server out of
+    /// connections) are retried when the manifest asks for retries; failures that will not
+    /// change by themselves (a missing program, a syntax error, a constraint violation,
+    /// cancellation) are not.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Exited { .. } | Self::TimedOut { .. } | Self::Io(_)
-        )
+        match self {
+            Self::Exited { .. } | Self::TimedOut { .. } | Self::Io(_) => true,
+            Self::Database(error) => error.is_transient(),
+            _ => false,
+        }
     }
 
     /// The last lines of output, if the error carries them.

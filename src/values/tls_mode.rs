@@ -108,6 +108,9 @@ mod tests {
             assert_eq!(mode.name().parse(), Ok(mode));
         }
         let error = "verify_full".parse::<TlsMode>().unwrap_err().to_string();
-        assert_eq!(error, "unknown TLS mode `verify_full`: did you mean `verify-full`?");
+        assert_eq!(
+            error,
+            "unknown TLS mode `verify_full`: did you mean `verify-full`?"
+        );
     }
 }

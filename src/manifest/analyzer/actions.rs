@@ -260,12 +260,12 @@ impl Analyzer<'_> {
             }
             EndpointRole::Target => {
                 if let Some(query) = &inner.query {
-                    self.errors.push(ManifestError::KeyNotForKind {
-                        key: "query".to_owned(),
-                        kind: "target".to_owned(),
-                        span: source_span(&query.span()),
-                        help: Some("a target is a table: write `table = \"...\"`".to_owned()),
-                    });
+                    self.conflict(
+                        query.span(),
+                        format!("`{path}` is a target, which cannot be a query"),
+                        "not for a target",
+                        "a target is a table: write `table = \"...\"`",
+                    );
                 }
                 match &inner.table {
                     Some(table) => (Some(table.get().clone()), None),
@@ -288,12 +288,12 @@ impl Analyzer<'_> {
             ),
         ] {
             if let (EndpointRole::Source, Some(span)) = (role, present) {
-                self.errors.push(ManifestError::KeyNotForKind {
-                    key: key.to_owned(),
-                    kind: "source".to_owned(),
-                    span: source_span(&span),
-                    help: Some(format!("`{key}` belongs to the target, `to`")),
-                });
+                self.conflict(
+                    span,
+                    format!("`{key}` does not apply to `{path}`, which is read from"),
+                    "only for a target",
+                    &format!("`{key}` belongs to the target of a transform, `to`"),
+                );
             }
         }
         let mode = match &inner.mode {

@@ -6,13 +6,14 @@ use indexmap::IndexMap;
 
 use crate::manifest::interpolation::{InterpolationErrorKind, interpolate};
 use crate::manifest::manifest_error::source_span;
-use crate::manifest::raw::{RawConnection, RawPipeline};
+use crate::manifest::raw::{RawConnection, RawLogging, RawPipeline};
 use crate::manifest::suggestion::help_for_unknown;
 use crate::manifest::{ManifestError, SourceFile, Span, Spanned, Variables};
 use crate::pipeline::{
     ConnectionName, ConnectionSpec, Driver, LoggingSpec, MonitoringSpec, Pipeline, StepId,
 };
 use crate::secrets::{register_secret, url_secrets};
+use crate::values::LogLevel;
 
 /// Turns a deserialized manifest into a validated [`Pipeline`], or every error found in it.
 pub fn analyze(
@@ -65,13 +66,14 @@ impl Analyzer<'_> {
         let locations = std::mem::take(&mut raw.locations);
         let section = raw.pipeline.take();
         if section.is_none() {
-            self.errors.push(ManifestError::MissingKey {
-                key: "pipeline".to_owned(),
-                table: "the top level".to_owned(),
-                span: source_span(&(0..0)),
-                help: Some("start the file with `[pipeline]` and `name = \"...\"`".to_owned()),
-            });
+            self.missing(
+                "pipeline",
+                "",
+                0..0,
+                Some("start the file with `[pipeline]` and `name = \"...\"`"),
+            );
         }
+        let has_section = section.is_some();
         let section = section.unwrap_or_default();
         let name = match &section.name {
             Some(name) if name.get().trim().is_empty() => {
@@ -80,12 +82,9 @@ impl Analyzer<'_> {
             }
             Some(name) => Some(name.get().clone()),
             None => {
-                self.missing(
-                    "name",
-                    "[pipeline]",
-                    locations.pipeline_header.clone(),
-                    None,
-                );
+                if has_section {
+                    self.missing("name", "pipeline", locations.pipeline_header.clone(), None);
+                }
                 None
             }
         };
@@ -133,14 +132,7 @@ impl Analyzer<'_> {
                 .and_then(|monitoring| monitoring.connection.as_ref())
                 .and_then(|name| self.connection_ref(name)),
         };
-        let logging = LoggingSpec {
-            level: raw
-                .logging
-                .as_ref()
-                .and_then(|logging| logging.level.as_ref())
-                .map(|level| *level.get())
-                .unwrap_or_default(),
-        };
+        let logging = self.logging(raw.logging.as_ref());
         let steps = self.steps(raw.steps, &locations);
 
         Some(Pipeline {
@@ -154,6 +146,51 @@ impl Analyzer<'_> {
             source: self.source.clone(),
             base_dir: self.base_dir.clone(),
         })
+    }
+
+    fn logging(&mut self, raw: Option<&RawLogging>) -> LoggingSpec {
+        let mut spec = LoggingSpec::default();
+        let Some(raw) = raw else { return spec };
+        let level = |value: &Option<Spanned<LogLevel>>, default| {
+            value.as_ref().map_or(default, |level| *level.get())
+        };
+        spec.level = level(&raw.level, spec.level);
+        spec.file_level = level(&raw.file_level, spec.file_level);
+        spec.error_level = level(&raw.error_level, spec.error_level);
+        spec.json_level = level(&raw.json_level, spec.json_level);
+        spec.database_level = level(&raw.database_level, spec.database_level);
+        for (key, value, target) in [
+            (
+                "file_retention_days",
+                &raw.file_retention_days,
+                &mut spec.file_retention_days,
+            ),
+            (
+                "error_retention_days",
+                &raw.error_retention_days,
+                &mut spec.error_retention_days,
+            ),
+            (
+                "json_retention_days",
+                &raw.json_retention_days,
+                &mut spec.json_retention_days,
+            ),
+        ] {
+            match value {
+                Some(days) if *days.get() == 0 => self.invalid(
+                    days.span(),
+                    &format!("logging.{key}"),
+                    "must be at least 1",
+                    Some("to turn a file off, set its level to `off`"),
+                ),
+                Some(days) => *target = *days.get(),
+                None => {}
+            }
+        }
+        if let Some(dir) = &raw.dir {
+            spec.dir = self.interpolated(dir).map(|text| self.base_dir.join(text));
+        }
+        spec
     }
 
     /// Interpolates `[vars]` against the higher-precedence sources, then adds them.
@@ -251,11 +288,20 @@ impl Analyzer<'_> {
         if let Some(size) = &raw.max_connections
             && *size.get() == 0
         {
-            self.invalid(size.span(), &format!("connections.{name}.max_connections"), "must be at least 1", None);
+            self.invalid(
+                size.span(),
+                &format!("connections.{name}.max_connections"),
+                "must be at least 1",
+                None,
+            );
         }
         let mut spec = ConnectionSpec::new(name, driver, url);
         spec.description.clone_from(&raw.description);
-        spec.max_connections = raw.max_connections.as_ref().map(|size| *size.get()).filter(|size| *size > 0);
+        spec.max_connections = raw
+            .max_connections
+            .as_ref()
+            .map(|size| *size.get())
+            .filter(|size| *size > 0);
         if let Some(timeout) = &raw.connect_timeout {
             spec.connect_timeout = timeout.get().get();
         }

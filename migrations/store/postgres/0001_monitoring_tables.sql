@@ -1,0 +1,48 @@
+-- The four monitoring tables of SEED.md (T006), with the run and step that wrote each row.
+CREATE TABLE IF NOT EXISTS logs (
+    id SERIAL PRIMARY KEY,
+    timestamp TIMESTAMP NOT NULL,
+    level VARCHAR(10),
+    module VARCHAR(100),
+    function VARCHAR(100),
+    message TEXT,
+    exception TEXT,
+    metadata JSONB,
+    run_id VARCHAR(36),
+    step_id VARCHAR(255)
+);
+CREATE TABLE IF NOT EXISTS performance_metrics (
+    id SERIAL PRIMARY KEY,
+    timestamp TIMESTAMP NOT NULL,
+    operation VARCHAR(100),
+    duration_ms DOUBLE PRECISION,
+    rows_affected INTEGER,
+    database_type VARCHAR(20),
+    table_name VARCHAR(100),
+    success BOOLEAN,
+    run_id VARCHAR(36),
+    step_id VARCHAR(255)
+);
+CREATE TABLE IF NOT EXISTS data_quality_checks (
+    id SERIAL PRIMARY KEY,
+    timestamp TIMESTAMP NOT NULL,
+    check_type VARCHAR(50),
+    table_name VARCHAR(100),
+    status VARCHAR(20),
+    expected_value DOUBLE PRECISION,
+    actual_value DOUBLE PRECISION,
+    threshold DOUBLE PRECISION,
+    run_id VARCHAR(36),
+    step_id VARCHAR(255)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id SERIAL PRIMARY KEY,
+    timestamp TIMESTAMP NOT NULL,
+    alert_type VARCHAR(50),
+    severity VARCHAR(20),
+    source VARCHAR(100),
+    message TEXT,
+    resolved BOOLEAN DEFAULT FALSE,
+    run_id VARCHAR(36),
+    step_id VARCHAR(255)
+);

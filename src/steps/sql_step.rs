@@ -1,0 +1,43 @@
+//! The `sql` step: statements run on a connection, in one transaction by default.
+
+use crate::db::DbError;
+use crate::pipeline::SqlSpec;
+use crate::steps::{StepContext, StepError, StepOutput};
+
+/// Runs a `sql` step; the rows its statements affected are the step's rows.
+pub async fn run_sql(spec: &SqlSpec, context: &StepContext) -> Result<StepOutput, StepError> {
+    let statements = spec.statements().map_err(|source| StepError::ReadFile {
+        path: spec.source.describe(),
+        source,
+    })?;
+    if statements.is_empty() {
+        return Err(StepError::Internal(format!(
+            "{} holds no SQL statement",
+            spec.source.describe()
+        )));
+    }
+    let database = context
+        .connections
+        .get(&spec.connection)
+        .await
+        .map_err(StepError::Database)?;
+    tracing::debug!(
+        connection = %spec.connection,
+        statements = statements.len(),
+        transaction = spec.transaction,
+        "running SQL"
+    );
+    match database
+        .run_statements(&statements, spec.transaction, &context.cancel)
+        .await
+    {
+        Ok(rows) => Ok(StepOutput {
+            rows: Some(rows),
+            output_tail: Vec::new(),
+        }),
+        Err(DbError::Cancelled) => Err(StepError::Cancelled {
+            output_tail: Vec::new(),
+        }),
+        Err(error) => Err(StepError::Database(error)),
+    }
+}

@@ -1,0 +1,256 @@
+//! `Store`: pipewright's monitoring database — logs, metrics, checks, alerts, run history.
+
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+
+use crate::db::{Database, DbError, SqlValue};
+use crate::store::store_schema::{SchemaError, upgrade};
+use crate::store::{StoreRecord, StoreTarget};
+use crate::values::LogLevel;
+
+/// An open, up-to-date monitoring store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    database: Database,
+    target: StoreTarget,
+}
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the monitoring store {store}")]
+    Open {
+        store: String,
+        #[source]
+        source: DbError,
+    },
+    #[error("cannot prepare the monitoring store {store}")]
+    Schema {
+        store: String,
+        #[source]
+        source: SchemaError,
+    },
+    #[error("cannot read the monitoring store {store}")]
+    Read {
+        store: String,
+        #[source]
+        source: DbError,
+    },
+}
+
+/// `logs` columns as fetched: timestamp, level, module, step, message.
+type LogTuple = (
+    NaiveDateTime,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// A row of `pipewright history`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub pipeline: String,
+    pub status: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub duration_ms: Option<f64>,
+    pub steps_succeeded: Option<i64>,
+    pub steps_failed: Option<i64>,
+    pub steps_skipped: Option<i64>,
+}
+
+/// A row of `pipewright logs`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogRow {
+    pub timestamp: NaiveDateTime,
+    pub level: String,
+    pub module: Option<String>,
+    pub step_id: Option<String>,
+    pub message: String,
+}
+
+impl Store {
+    /// Connects to the store and brings its schema up to date.
+    pub async fn open(target: &StoreTarget) -> Result<Self, StoreError> {
+        let database = Database::connect(&target.connection, 4)
+            .await
+            .map_err(|source| StoreError::Open {
+                store: target.describe(),
+                source,
+            })?;
+        upgrade(&database)
+            .await
+            .map_err(|source| StoreError::Schema {
+                store: target.describe(),
+                source,
+            })?;
+        Ok(Self {
+            database,
+            target: target.clone(),
+        })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub fn describe(&self) -> String {
+        self.target.describe()
+    }
+
+    /// Writes records in one transaction: all of them or none.
+    pub async fn write(&self, records: &[StoreRecord]) -> Result<(), DbError> {
+        let statements: Vec<(&str, Vec<SqlValue>)> =
+            records.iter().map(StoreRecord::statement).collect();
+        self.database.execute_in_transaction(statements).await
+    }
+
+    /// The most recent runs, newest first, optionally of one pipeline.
+    pub async fn recent_runs(
+        &self,
+        limit: u32,
+        pipeline: Option<&str>,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+            Option<f64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let mut sql = String::from(
+            "SELECT run_id, pipeline, status, started_at, finished_at, duration_ms, CAST(steps_succeeded AS BIGINT), CAST(steps_failed AS BIGINT), CAST(steps_skipped AS BIGINT) FROM pipeline_runs",
+        );
+        let mut values = Vec::new();
+        if let Some(pipeline) = pipeline {
+            sql.push_str(" WHERE pipeline = ?");
+            values.push(pipeline.into());
+        }
+        sql.push_str(" ORDER BY started_at DESC, run_id DESC LIMIT ?");
+        values.push(i64::from(limit).into());
+        let sql = self.portable_casts(&sql);
+        let rows: Vec<Row> = self
+            .database
+            .fetch_all(&sql, values)
+            .await
+            .map_err(|source| self.read_error(source))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| RunRow {
+                run_id: row.0,
+                pipeline: row.1,
+                status: row.2,
+                started_at: row.3,
+                finished_at: row.4,
+                duration_ms: row.5,
+                steps_succeeded: row.6,
+                steps_failed: row.7,
+                steps_skipped: row.8,
+            })
+            .collect())
+    }
+
+    /// The full id of the run whose id starts with `prefix`, if exactly one does.
+    pub async fn find_run(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let rows: Vec<(String,)> = self
+            .database
+            .fetch_all(
+                "SELECT run_id FROM pipeline_runs WHERE run_id LIKE ? ORDER BY run_id LIMIT 5",
+                vec![pattern.into()],
+            )
+            .await
+            .map_err(|source| self.read_error(source))?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The log records of a run at `level` or more severe, optionally of one step, in order.
+    pub async fn run_logs(
+        &self,
+        run_id: &str,
+        level: LogLevel,
+        step: Option<&str>,
+    ) -> Result<Vec<LogRow>, StoreError> {
+        let levels: Vec<String> = LogLevel::ALL
+            .iter()
+            .filter(|candidate| **candidate != LogLevel::Off && **candidate <= level)
+            .map(|candidate| candidate.name().to_ascii_uppercase())
+            .collect();
+        let placeholders = vec!["?"; levels.len()].join(", ");
+        let mut sql = format!(
+            "SELECT timestamp, level, module, step_id, message FROM logs WHERE run_id = ? AND level IN ({placeholders})"
+        );
+        let mut values: Vec<SqlValue> = vec![run_id.into()];
+        values.extend(levels.into_iter().map(SqlValue::from));
+        if let Some(step) = step {
+            sql.push_str(" AND step_id = ?");
+            values.push(step.into());
+        }
+        sql.push_str(" ORDER BY timestamp, id");
+        let rows: Vec<LogTuple> = self
+            .database
+            .fetch_all(&sql, values)
+            .await
+            .map_err(|source| self.read_error(source))?;
+        Ok(rows
+            .into_iter()
+            .map(|(timestamp, level, module, step_id, message)| LogRow {
+                timestamp,
+                level,
+                module,
+                step_id,
+                message,
+            })
+            .collect())
+    }
+
+    /// Writes the records of every spill file in `directory` to the store, one file per
+    /// transaction, and deletes each file once its records are stored. Returns how many
+    /// records were replayed.
+    pub async fn replay_spills(&self, directory: &Path) -> usize {
+        let mut replayed = 0;
+        for path in crate::store::spill::spill_files(directory) {
+            let records = crate::store::spill::read_spill(&path);
+            if records.is_empty() {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            match self.write(&records).await {
+                Ok(()) => {
+                    replayed += records.len();
+                    if let Err(error) = std::fs::remove_file(&path) {
+                        tracing::warn!(target: "pipewright::store", "replayed `{}` but cannot delete it: {error}", path.display());
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(target: "pipewright::store", "cannot replay `{}` into {}: {}", path.display(), self.describe(), crate::error_chain::error_chain(&error));
+                    break;
+                }
+            }
+        }
+        replayed
+    }
+
+    fn read_error(&self, source: DbError) -> StoreError {
+        StoreError::Read {
+            store: self.describe(),
+            source,
+        }
+    }
+
+    /// `CAST(x AS BIGINT)` is `CAST(x AS SIGNED)` on MySQL.
+    fn portable_casts(&self, sql: &str) -> String {
+        if self.database.driver() == crate::pipeline::Driver::MySql {
+            sql.replace(" AS BIGINT)", " AS SIGNED)")
+        } else {
+            sql.to_owned()
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The store's own schema: versioned SQL files per dialect under `migrations/store/`, applied
+//! in order, idempotently, so that two processes upgrading at once cannot break it.
+
+use crate::db::{Database, DbError, SqlValue, quote_identifier, split_statements};
+use crate::pipeline::Driver;
+
+/// One version of the store's schema.
+struct SchemaVersion {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+    mysql: &'static str,
+}
+
+const VERSIONS: &[SchemaVersion] = &[
+    SchemaVersion {
+        version: 1,
+        description: "monitoring tables",
+        sqlite: include_str!("../../migrations/store/sqlite/0001_monitoring_tables.sql"),
+        postgres: include_str!("../../migrations/store/postgres/0001_monitoring_tables.sql"),
+        mysql: include_str!("../../migrations/store/mysql/0001_monitoring_tables.sql"),
+    },
+    SchemaVersion {
+        version: 2,
+        description: "run history",
+        sqlite: include_str!("../../migrations/store/sqlite/0002_run_history.sql"),
+        postgres: include_str!("../../migrations/store/postgres/0002_run_history.sql"),
+        mysql: include_str!("../../migrations/store/mysql/0002_run_history.sql"),
+    },
+];
+
+/// The newest schema version this pipewright knows.
+pub const LATEST_VERSION: i64 = 2;
+
+/// Columns pipewright adds to monitoring tables created by others (SEED.md's own DDL has no
+/// run or step), so an existing monitoring database can be adopted as it is.
+const ADOPTED_COLUMNS: &[(&str, &str)] = &[
+    ("logs", "run_id"),
+    ("logs", "step_id"),
+    ("performance_metrics", "run_id"),
+    ("performance_metrics", "step_id"),
+    ("data_quality_checks", "run_id"),
+    ("data_quality_checks", "step_id"),
+    ("alerts", "run_id"),
+    ("alerts", "step_id"),
+];
+
+/// Why the store's schema could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(
+        "the monitoring store is at schema version {found}, newer than this pipewright knows ({LATEST_VERSION}): upgrade pipewright"
+    )]
+    TooNew { found: i64 },
+}
+
+/// Applies every schema version the store lacks.
+pub(crate) async fn upgrade(database: &Database) -> Result<(), SchemaError> {
+    let driver = database.driver();
+    let timestamp_type = if driver == Driver::MySql {
+        "DATETIME(6)"
+    } else {
+        "TIMESTAMP"
+    };
+    database
+        .execute(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS pipewright_store_schema (version BIGINT PRIMARY KEY, description VARCHAR(200) NOT NULL, applied_at {timestamp_type} NOT NULL)"
+            ),
+            Vec::new(),
+        )
+        .await?;
+    let applied: Vec<(i64,)> = database
+        .fetch_all("SELECT version FROM pipewright_store_schema", Vec::new())
+        .await?;
+    let newest = applied.iter().map(|(version,)| *version).max().unwrap_or(0);
+    if newest > LATEST_VERSION {
+        return Err(SchemaError::TooNew { found: newest });
+    }
+    for version in VERSIONS.iter().filter(|version| version.version > newest) {
+        let script = match driver {
+            Driver::Sqlite => version.sqlite,
+            Driver::Postgres => version.postgres,
+            Driver::MySql => version.mysql,
+        };
+        for statement in split_statements(script) {
+            database.execute(&statement, Vec::new()).await?;
+        }
+        if version.version == 1 {
+            adopt_existing_tables(database).await?;
+        }
+        let insert = match driver {
+            Driver::Sqlite => {
+                "INSERT OR IGNORE INTO pipewright_store_schema (version, description, applied_at) VALUES (?, ?, ?)"
+            }
+            Driver::Postgres => {
+                "INSERT INTO pipewright_store_schema (version, description, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+            }
+            Driver::MySql => {
+                "INSERT IGNORE INTO pipewright_store_schema (version, description, applied_at) VALUES (?, ?, ?)"
+            }
+        };
+        database
+            .execute(
+                insert,
+                vec![
+                    version.version.into(),
+                    version.description.into(),
+                    SqlValue::from(chrono::Utc::now().naive_utc()),
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds `run_id` and `step_id` to monitoring tables that were created without them.
+async fn adopt_existing_tables(database: &Database) -> Result<(), DbError> {
+    let driver = database.driver();
+    let columns_sql = match driver {
+        Driver::Sqlite => "SELECT name FROM pragma_table_info(?)",
+        Driver::Postgres => {
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?"
+        }
+        Driver::MySql => {
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
+        }
+    };
+    for (table, column) in ADOPTED_COLUMNS {
+        let existing: Vec<(String,)> = database
+            .fetch_all(columns_sql, vec![(*table).into()])
+            .await?;
+        if existing
+            .iter()
+            .any(|(name,)| name.eq_ignore_ascii_case(column))
+        {
+            continue;
+        }
+        let column_type = if *column == "run_id" {
+            "VARCHAR(36)"
+        } else {
+            "VARCHAR(255)"
+        };
+        tracing::info!(target: "pipewright::store", "adding `{column}` to the existing `{table}` table");
+        database
+            .execute(
+                &format!(
+                    "ALTER TABLE {} ADD COLUMN {} {column_type}",
+                    quote_identifier(driver, table),
+                    quote_identifier(driver, column)
+                ),
+                Vec::new(),
+            )
+            .await?;
+    }
+    Ok(())
+}
