@@ -87,8 +87,8 @@ fn run() -> std::process::ExitCode {
             Ok(ExitCode::Success)
         }
         Command::Run(run) => run_command(run, &console, arguments.quiet, arguments.verbose),
-        Command::History(history) => history_command(history, &console),
-        Command::Logs(logs) => logs_command(logs, &console),
+        Command::History(history) => history_command(history),
+        Command::Logs(logs) => logs_command(logs),
     };
     match result {
         Ok(code) => code.into(),

@@ -7,9 +7,8 @@ use crate::cli::CliError;
 use crate::cli::arguments::{HistoryArgs, LogsArgs, ManifestArgs, PlanFormat, StoreArgs};
 use crate::cli::manifest_input::load_manifest;
 use crate::exit_code::ExitCode;
-use crate::report::console::Console;
 use crate::report::step_lines::format_elapsed;
-use crate::store::{LogRow, RunRow, Store, StoreTarget, state_dir};
+use crate::store::{LogRow, RunRow, Store, StoreError, StoreTarget, state_dir};
 
 /// The store to read, and the pipeline's name when a manifest named it.
 struct Source {
@@ -57,51 +56,54 @@ fn source(manifest: Option<&Path>, arguments: &StoreArgs) -> Result<Source, CliE
     ))
 }
 
-/// Opens the store for reading; an embedded store that does not exist yet has no runs.
-fn open(target: &StoreTarget) -> Result<Option<Store>, CliError> {
-    if target.embedded {
-        let path = target
-            .connection
-            .url
-            .expose()
-            .trim_start_matches("sqlite://")
-            .to_owned();
-        if !Path::new(&path).exists() {
-            return Ok(None);
-        }
-    }
+/// Whether the store has never been written: an embedded store whose file does not exist.
+/// Reading it would create it, and say nothing.
+fn never_written(target: &StoreTarget) -> bool {
+    target.embedded
+        && !Path::new(
+            target
+                .connection
+                .url
+                .expose()
+                .trim_start_matches("sqlite://"),
+        )
+        .exists()
+}
+
+/// Runs `read` on the opened store, in a runtime of its own: the pool lives and dies with it.
+fn with_store<T>(
+    target: &StoreTarget,
+    read: impl AsyncFnOnce(&Store) -> Result<T, StoreError>,
+) -> Result<T, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
     runtime
-        .block_on(Store::open(target))
-        .map(Some)
+        .block_on(async {
+            let store = Store::open(target).await?;
+            let result = read(&store).await;
+            store.database().close().await;
+            result
+        })
         .map_err(|error| CliError::Store(Box::new(error)))
 }
 
-fn block_on<T>(future: impl Future<Output = T>) -> Result<T, CliError> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?
-        .block_on(future))
-}
-
-pub(crate) fn history_command(
-    arguments: &HistoryArgs,
-    _console: &Console,
-) -> Result<ExitCode, CliError> {
+pub(crate) fn history_command(arguments: &HistoryArgs) -> Result<ExitCode, CliError> {
     let source = source(arguments.manifest.as_deref(), &arguments.store)?;
     let pipeline = if arguments.all {
         None
     } else {
         arguments.pipeline.clone().or(source.pipeline)
     };
-    let runs = match open(&source.target)? {
-        Some(store) => block_on(store.recent_runs(arguments.limit, pipeline.as_deref()))?
-            .map_err(|error| CliError::Store(Box::new(error)))?,
-        None => Vec::new(),
+    let runs = if never_written(&source.target) {
+        Vec::new()
+    } else {
+        with_store(&source.target, async |store| {
+            store
+                .recent_runs(arguments.limit, pipeline.as_deref())
+                .await
+        })?
     };
     let text = match arguments.store.format {
         PlanFormat::Json => json(&runs),
@@ -118,26 +120,43 @@ pub(crate) fn history_command(
     Ok(ExitCode::Success)
 }
 
-pub(crate) fn logs_command(arguments: &LogsArgs, _console: &Console) -> Result<ExitCode, CliError> {
+/// What `logs` found for a run id.
+enum RunLogs {
+    Found(Vec<LogRow>),
+    NoSuchRun,
+    Ambiguous(Vec<String>),
+}
+
+pub(crate) fn logs_command(arguments: &LogsArgs) -> Result<ExitCode, CliError> {
     let source = source(arguments.manifest.as_deref(), &arguments.store)?;
-    let Some(store) = open(&source.target)? else {
+    if never_written(&source.target) {
         return Err(CliError::Usage(format!(
-            "no runs recorded yet: {} does not exist",
+            "no runs recorded yet in {}",
             source.target.describe()
         )));
-    };
-    let matches = block_on(store.find_run(&arguments.run_id))?
-        .map_err(|error| CliError::Store(Box::new(error)))?;
-    let run_id = match matches.as_slice() {
-        [one] => one.clone(),
-        [] => {
+    }
+    let found = with_store(&source.target, async |store| {
+        let matches = store.find_run(&arguments.run_id).await?;
+        Ok(match matches.as_slice() {
+            [one] => RunLogs::Found(
+                store
+                    .run_logs(one, arguments.level, arguments.step.as_deref())
+                    .await?,
+            ),
+            [] => RunLogs::NoSuchRun,
+            several => RunLogs::Ambiguous(several.to_vec()),
+        })
+    })?;
+    let rows = match found {
+        RunLogs::Found(rows) => rows,
+        RunLogs::NoSuchRun => {
             return Err(CliError::Usage(format!(
                 "no run `{}` in {}; `pipewright history` lists the runs",
                 arguments.run_id,
-                store.describe()
+                source.target.describe()
             )));
         }
-        several => {
+        RunLogs::Ambiguous(several) => {
             return Err(CliError::Usage(format!(
                 "`{}` is the start of several run ids ({}): give more of it",
                 arguments.run_id,
@@ -145,8 +164,6 @@ pub(crate) fn logs_command(arguments: &LogsArgs, _console: &Console) -> Result<E
             )));
         }
     };
-    let rows = block_on(store.run_logs(&run_id, arguments.level, arguments.step.as_deref()))?
-        .map_err(|error| CliError::Store(Box::new(error)))?;
     let text = match arguments.store.format {
         PlanFormat::Json => json(&rows),
         PlanFormat::Text => logs_text(&rows),

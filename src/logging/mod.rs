@@ -4,6 +4,7 @@
 //! console leaves them out because the progress output already shows them.
 
 mod console_writer;
+mod level_gate;
 mod log_record_layer;
 mod redacting_writer;
 
@@ -11,12 +12,13 @@ use std::path::{Path, PathBuf};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
-use tracing_subscriber::filter::{EnvFilter, FilterFn, LevelFilter, Targets};
+use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry, fmt};
 
 pub use console_writer::ConsoleWriter;
+pub use level_gate::LevelGate;
 pub use log_record_layer::{DatabaseLayer, JsonLinesLayer};
 pub use redacting_writer::Redacting;
 
@@ -40,46 +42,54 @@ pub struct LoggingGuard {
     pub directory: Option<PathBuf>,
 }
 
-/// pipewright's records at `level`, other crates' at WARN; `PIPEWRIGHT_LOG` (an `EnvFilter`
-/// directive such as `debug,sqlx=info`) overrides the console's filter.
+/// pipewright's records at `level`, other crates' at WARN (or less, if `level` is less).
 fn targets(level: LogLevel) -> Targets {
     Targets::new()
         .with_target("pipewright", level.filter())
         .with_default(LevelFilter::WARN.min(level.filter()))
 }
 
-/// Events at `level` (as [`targets`]), and every span whatever its level: a sink that records
-/// only errors still needs the `run` and `step` spans to know which run and step an error
-/// belongs to.
-fn sink_filter(level: LogLevel) -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
-    let targets = targets(level);
-    FilterFn::new(move |metadata| {
-        metadata.is_span() || targets.would_enable(metadata.target(), metadata.level())
-    })
+/// The console's filter: `PIPEWRIGHT_LOG` (targets and levels, such as
+/// `debug,sqlx=info`) when set, otherwise [`targets`] at `level`.
+fn console_targets(level: LogLevel) -> Targets {
+    std::env::var("PIPEWRIGHT_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| targets(level))
 }
 
 fn console_layer(level: LogLevel, color: bool) -> BoxedLayer {
-    let filter = std::env::var("PIPEWRIGHT_LOG")
-        .ok()
-        .and_then(|directives| EnvFilter::try_new(directives).ok());
     let layer = fmt::layer()
         .with_writer(ConsoleWriter)
         .with_ansi(color)
         .with_timer(fmt::time::ChronoLocal::new(TIME_FORMAT.to_owned()))
         .with_target(true)
-        .with_line_number(true)
-        .with_filter(FilterFn::new(|metadata| metadata.target() != EVENTS_TARGET));
-    match filter {
-        Some(filter) => layer.with_filter(filter).boxed(),
-        None => layer.with_filter(targets(level)).boxed(),
-    }
+        .with_line_number(true);
+    LevelGate::new(layer, console_targets(level))
+        .skipping(EVENTS_TARGET)
+        .boxed()
+}
+
+/// Every span, and the events of the most verbose level any sink wants: other events are not
+/// even built. Spans always pass, so every record knows its run and step.
+fn most_verbose(
+    levels: &[LevelFilter],
+) -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool + use<>> {
+    let maximum = levels.iter().copied().max().unwrap_or(LevelFilter::OFF);
+    FilterFn::new(move |metadata| metadata.is_span() || maximum >= *metadata.level())
 }
 
 /// The console sink only, for commands that do not run a pipeline.
 pub fn init_console(level: LogLevel, color: bool) {
+    let console = console_targets(level);
+    let maximum = most_verbose(&[
+        console.default_level().unwrap_or(LevelFilter::OFF),
+        level.filter(),
+    ]);
     // A second initialisation (tests calling `main` twice) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(console_layer(level, color))
+        .with(vec![console_layer(level, color)])
+        .with(maximum)
         .try_init();
 }
 
@@ -97,6 +107,11 @@ pub fn init_run(
         .unwrap_or_else(|| default_dir.to_path_buf());
     let mut guard = LoggingGuard::default();
     let mut layers: Vec<BoxedLayer> = vec![console_layer(console_level, color)];
+    let console = console_targets(console_level);
+    let mut levels = vec![
+        console.default_level().unwrap_or(LevelFilter::OFF),
+        console_level.filter(),
+    ];
     let mut problems = Vec::new();
 
     let files = [
@@ -138,29 +153,27 @@ pub fn init_run(
         guard.writers.push(writer_guard);
         guard.directory = Some(directory.clone());
         let layer: BoxedLayer = if suffix == "jsonl" {
-            JsonLinesLayer::new(Redacting(writer))
-                .with_filter(sink_filter(level))
-                .boxed()
+            LevelGate::new(JsonLinesLayer::new(Redacting(writer)), targets(level)).boxed()
         } else {
-            fmt::layer()
+            let format = fmt::layer()
                 .with_writer(Redacting(writer))
                 .with_ansi(false)
                 .with_timer(fmt::time::ChronoLocal::new(TIME_FORMAT.to_owned()))
                 .with_target(true)
-                .with_line_number(true)
-                .with_filter(sink_filter(level))
-                .boxed()
+                .with_line_number(true);
+            LevelGate::new(format, targets(level)).boxed()
         };
+        levels.push(level.filter());
         layers.push(layer);
     }
     if spec.database_level != LogLevel::Off {
-        layers.push(
-            DatabaseLayer
-                .with_filter(sink_filter(spec.database_level))
-                .boxed(),
-        );
+        levels.push(spec.database_level.filter());
+        layers.push(LevelGate::new(DatabaseLayer, targets(spec.database_level)).boxed());
     }
-    let _ = tracing_subscriber::registry().with(layers).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layers)
+        .with(most_verbose(&levels))
+        .try_init();
     for problem in problems {
         tracing::warn!("{problem}; the run goes on without these log files");
     }

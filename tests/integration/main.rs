@@ -1,5 +1,8 @@
 //! pipewright's integration tests: the real binary, driven as a user would.
 
+// Test helpers are `pub` for the modules of this binary, which is all a test crate has.
+#![allow(unreachable_pub)]
+
 mod common;
 mod manifest_errors;
 mod pipelines;
@@ -7,3 +10,6 @@ mod plan_graph;
 mod reports;
 mod scheduler;
 mod schema;
+mod servers;
+mod sql_steps;
+mod store;
