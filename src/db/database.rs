@@ -61,6 +61,17 @@ const CONNECT_RETRY: RetryPolicy = RetryPolicy {
     backoff: Duration::from_millis(500),
 };
 
+/// Opens and closes one connection, so that an unreachable server or a wrong password is
+/// reported at once (a pool would keep retrying until its acquire timeout).
+async fn check_connection<O>(options: &O) -> Result<(), sqlx::Error>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    let connection = options.connect().await?;
+    connection.close().await
+}
+
 /// How long a cancelled statement gets to notice before its connection is dropped.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
@@ -127,13 +138,13 @@ impl Database {
                         })?;
                     }
                     let options = quiet(options);
-                    SqlitePoolOptions::new()
-                        .max_connections(max_connections)
-                        .acquire_timeout(spec.acquire_timeout)
-                        .connect_with(options)
-                        .await
-                        .map(Self::Sqlite)
-                        .map_err(connect_error)
+                    check_connection(&options).await.map_err(connect_error)?;
+                    Ok(Self::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(max_connections)
+                            .acquire_timeout(spec.acquire_timeout)
+                            .connect_lazy_with(options),
+                    ))
                 }
                 Driver::Postgres => {
                     let mut options = PgConnectOptions::from_str(url)
@@ -142,13 +153,14 @@ impl Database {
                     if let Some(tls) = spec.tls {
                         options = options.ssl_mode(postgres_tls(tls));
                     }
-                    PgPoolOptions::new()
-                        .max_connections(max_connections)
-                        .acquire_timeout(spec.acquire_timeout)
-                        .connect_with(quiet(options))
-                        .await
-                        .map(Self::Postgres)
-                        .map_err(connect_error)
+                    let options = quiet(options);
+                    check_connection(&options).await.map_err(connect_error)?;
+                    Ok(Self::Postgres(
+                        PgPoolOptions::new()
+                            .max_connections(max_connections)
+                            .acquire_timeout(spec.acquire_timeout)
+                            .connect_lazy_with(options),
+                    ))
                 }
                 Driver::MySql => {
                     let mut options = MySqlConnectOptions::from_str(&mysql_url(url))
@@ -158,13 +170,14 @@ impl Database {
                     if let Some(tls) = spec.tls {
                         options = options.ssl_mode(mysql_tls(tls));
                     }
-                    MySqlPoolOptions::new()
-                        .max_connections(max_connections)
-                        .acquire_timeout(spec.acquire_timeout)
-                        .connect_with(quiet(options))
-                        .await
-                        .map(Self::MySql)
-                        .map_err(connect_error)
+                    let options = quiet(options);
+                    check_connection(&options).await.map_err(connect_error)?;
+                    Ok(Self::MySql(
+                        MySqlPoolOptions::new()
+                            .max_connections(max_connections)
+                            .acquire_timeout(spec.acquire_timeout)
+                            .connect_lazy_with(options),
+                    ))
                 }
             }
         };

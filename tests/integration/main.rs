@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod common;
+mod logging;
 mod manifest_errors;
 mod pipelines;
 mod plan_graph;
