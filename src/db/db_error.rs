@@ -63,7 +63,26 @@ impl DbError {
 /// Classifies a driver error.
 pub fn is_transient(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        // Lost, refused or timed-out connections; not TLS failures (a certificate that does not
+        // verify will not verify on the next try), which arrive as `InvalidData`.
+        sqlx::Error::Io(error) => {
+            use std::io::ErrorKind;
+            matches!(
+                error.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::TimedOut
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::Interrupted
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            )
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(database) => {
             let code = database.code().unwrap_or_default();
             let message = database.message();
@@ -93,6 +112,10 @@ mod tests {
             std::io::ErrorKind::ConnectionRefused
         ))));
         assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate"
+        ))));
         assert!(!DbError::Cancelled.is_transient());
     }
 }

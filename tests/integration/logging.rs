@@ -111,7 +111,11 @@ fn sink_levels_and_directory_come_from_the_manifest() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(files.len(), 1, "only the JSON lines file: {files:?}");
-    assert!(files[0].ends_with(".jsonl"));
+    assert!(
+        std::path::Path::new(&files[0])
+            .extension()
+            .is_some_and(|extension| extension == "jsonl")
+    );
     assert!(!outcome.exists(".pipewright/logs"));
 }
 

@@ -234,3 +234,57 @@ fn plan_shows_the_sql_each_step_would_run_without_connecting() {
         outcome.stdout
     );
 }
+
+fn tls_run(database: &TestDatabase, tls: &str) -> crate::common::Outcome {
+    Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\ntls = \"{tls}\"\n\n[steps.q]\nkind = \"sql\"\nconnection = \"db\"\nsql = \"SELECT 1\"\n",
+            header("tls", 1),
+            database.url
+        ))
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run()
+}
+
+#[test]
+fn tls_is_used_when_required_and_certificates_are_checked_when_asked() {
+    let Some(database) = TestDatabase::create(Engine::Postgres, "tls") else {
+        return;
+    };
+    let encrypted = database.strings("SHOW ssl")[0].as_deref() == Some("on");
+    if !encrypted {
+        eprintln!("skipping: this PostgreSQL has no TLS");
+        return;
+    }
+    tls_run(&database, "require").assert_code(0);
+    // The server's certificate is self-signed: verification must fail, clearly.
+    let outcome = tls_run(&database, "verify-full");
+    outcome.assert_code(1);
+    let error = outcome.report()["steps"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.starts_with("cannot connect to `db`"), "{error}");
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("tls"),
+        "{error}"
+    );
+}
+
+#[test]
+fn tls_required_from_a_server_without_it_is_a_clear_error() {
+    let Some(database) = TestDatabase::create(Engine::MySql, "tls") else {
+        return;
+    };
+    if database.strings("SELECT @@have_ssl")[0].as_deref() != Some("DISABLED") {
+        eprintln!("skipping: this MariaDB has TLS");
+        return;
+    }
+    let outcome = tls_run(&database, "require");
+    outcome.assert_code(1);
+    let error = outcome.report()["steps"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.starts_with("cannot connect to `db`"), "{error}");
+}
