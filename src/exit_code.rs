@@ -11,6 +11,11 @@ pub enum ExitCode {
     StepFailed = 1,
     /// The manifest is invalid, or the command line is: nothing was run.
     Invalid = 2,
+    /// A migration could not take the migration lock: another process is migrating the same
+    /// database and did not finish within the lock timeout.
+    LockTimeout = 4,
+    /// `migrate status --detailed-exitcode`: migrations are pending.
+    PendingMigrations = 6,
     /// pipewright itself could not do its job: a report could not be written, the runtime
     /// could not start. Not a problem of the pipeline.
     Internal = 70,
@@ -19,10 +24,12 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::Success,
         Self::StepFailed,
         Self::Invalid,
+        Self::LockTimeout,
+        Self::PendingMigrations,
         Self::Internal,
         Self::Interrupted,
     ];

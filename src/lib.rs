@@ -12,6 +12,7 @@ pub mod exit_code;
 pub mod graph;
 pub mod logging;
 pub mod manifest;
+pub mod migrate;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

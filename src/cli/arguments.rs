@@ -55,6 +55,141 @@ pub enum Command {
     History(HistoryArgs),
     /// The log records of a run, from the monitoring store's `logs` table.
     Logs(LogsArgs),
+    /// Schema migrations: the engine of `migrate` steps, one command at a time.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub action: MigrateAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Every version and its state: applied, pending, changed, missing, partial.
+    Status(MigrateStatusArgs),
+    /// The SQL `up` would run. Writes nothing, not even the history table.
+    Plan(MigrateTargetArgs),
+    /// Apply pending migrations.
+    Up(MigrateUpArgs),
+    /// Revert applied migrations above a version, newest first, with their `.down.sql` files.
+    Down(MigrateDownArgs),
+    /// Accept an edited, already-applied file as it is now; the reason is recorded.
+    Accept(MigrateAcceptArgs),
+    /// Record files up to a version as applied without running them (adopting a database
+    /// another tool migrated).
+    Baseline(MigrateBaselineArgs),
+}
+
+/// Which migrations and which database: a manifest's `migrate` step, or a directory and a URL.
+#[derive(Debug, Args)]
+pub struct MigrateTargetArgs {
+    /// The pipeline manifest whose `migrate` step to use.
+    #[arg(value_name = "MANIFEST", env = "PIPEWRIGHT_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+
+    /// The `migrate` step, when the manifest has several.
+    #[arg(long, value_name = "STEP")]
+    pub step: Option<String>,
+
+    /// A directory of migration files (instead of a manifest).
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "url",
+        conflicts_with = "manifest"
+    )]
+    pub dir: Option<PathBuf>,
+
+    /// The database to migrate (with `--dir`).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "dir",
+        env = "PIPEWRIGHT_MIGRATE_URL"
+    )]
+    pub url: Option<String>,
+
+    /// The history table (with `--dir`; default `pipewright_migrations`).
+    #[arg(long, value_name = "TABLE")]
+    pub history_table: Option<String>,
+
+    /// How long to wait for another migration of the same database (default: the step's
+    /// `lock_timeout`, else 1m).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<crate::values::HumanDuration>,
+
+    /// Allow pending versions older than the newest applied one (with `--dir`).
+    #[arg(long)]
+    pub out_of_order: bool,
+
+    /// Set a variable for `${KEY}` interpolation in the manifest.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a `KEY=VALUE` file. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Text for people, JSON for programs.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStatusArgs {
+    #[command(flatten)]
+    pub target: MigrateTargetArgs,
+
+    /// Exit 6 when migrations are pending and 1 when there are problems (changed, missing,
+    /// out-of-order files), for CI gates.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateUpArgs {
+    #[command(flatten)]
+    pub target: MigrateTargetArgs,
+
+    /// Print the SQL that would run and write nothing (the same as `migrate plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateDownArgs {
+    #[command(flatten)]
+    pub target: MigrateTargetArgs,
+
+    /// The version to go down to; it stays applied (`0` reverts everything).
+    #[arg(long, value_name = "VERSION")]
+    pub to: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateAcceptArgs {
+    /// The applied version whose file changed.
+    #[arg(value_name = "VERSION", id = "accepted_version")]
+    pub version: u64,
+
+    #[command(flatten)]
+    pub target: MigrateTargetArgs,
+
+    /// Why the change is fine; recorded in the history table.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateBaselineArgs {
+    #[command(flatten)]
+    pub target: MigrateTargetArgs,
+
+    /// Record every file up to this version as applied.
+    #[arg(long, value_name = "VERSION")]
+    pub to: u64,
 }
 
 /// Where the state directory is.

@@ -5,6 +5,7 @@ mod cli_error;
 mod dispatch;
 mod history_command;
 mod manifest_input;
+mod migrate_command;
 mod run_command;
 
 pub use arguments::Arguments;

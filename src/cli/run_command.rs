@@ -117,8 +117,13 @@ pub fn run_command(
         print_failures(&record, console);
     }
     write_reports(arguments, &record)?;
+    let lock_timeout = record
+        .steps
+        .iter()
+        .any(|step| step.failure == Some(crate::run::FailureKind::LockTimeout));
     Ok(match summary.status {
         RunStatus::Succeeded => ExitCode::Success,
+        RunStatus::Failed if lock_timeout => ExitCode::LockTimeout,
         RunStatus::Failed => ExitCode::StepFailed,
         RunStatus::Cancelled => ExitCode::Interrupted,
     })

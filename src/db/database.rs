@@ -26,6 +26,7 @@ pub enum Database {
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of each engine.
+#[allow(unused_macros)]
 macro_rules! dispatch {
     ($database:expr, $pool:ident => $body:expr) => {
         match $database {
@@ -53,6 +54,7 @@ macro_rules! bind_values {
         query
     }};
 }
+pub(crate) use bind_values;
 
 /// How connecting is retried: transient failures only (refused, reset, timed out, too many
 /// connections, server starting).
@@ -332,26 +334,31 @@ impl Database {
 
     /// `?` placeholders as the engine writes them (`$1`, `$2`, ... on PostgreSQL).
     fn placeholders(&self, sql: &str) -> String {
-        if self.driver() != Driver::Postgres {
-            return sql.to_owned();
-        }
-        let mut output = String::with_capacity(sql.len() + 8);
-        let mut number = 0;
-        for character in sql.chars() {
-            if character == '?' {
-                number += 1;
-                output.push('$');
-                output.push_str(&number.to_string());
-            } else {
-                output.push(character);
-            }
-        }
-        output
+        placeholders(self.driver(), sql)
     }
 }
 
+/// `?` placeholders as `driver` writes them (`$1`, `$2`, ... on PostgreSQL).
+pub(crate) fn placeholders(driver: Driver, sql: &str) -> String {
+    if driver != Driver::Postgres {
+        return sql.to_owned();
+    }
+    let mut output = String::with_capacity(sql.len() + 8);
+    let mut number = 0;
+    for character in sql.chars() {
+        if character == '?' {
+            number += 1;
+            output.push('$');
+            output.push_str(&number.to_string());
+        } else {
+            output.push(character);
+        }
+    }
+    output
+}
+
 /// Per-engine access to rows affected, which sqlx has no trait for.
-trait RowsAffected {
+pub(crate) trait RowsAffected {
     fn rows(&self) -> u64;
 }
 
@@ -427,7 +434,7 @@ where
 
 /// Runs `work`; if `cancel` fires first, runs `stop` (which asks the server to stop the
 /// statement) and waits, a bounded time, for `work` to notice and roll back.
-async fn cancellable<T>(
+pub(crate) async fn cancellable<T>(
     work: impl Future<Output = Result<T, DbError>>,
     cancel: &CancellationToken,
     stop: impl Future<Output = ()>,
@@ -443,7 +450,7 @@ async fn cancellable<T>(
     }
 }
 
-fn acquire_error(source: sqlx::Error) -> DbError {
+pub(crate) fn acquire_error(source: sqlx::Error) -> DbError {
     DbError::Query {
         context: "getting a connection".to_owned(),
         source,
@@ -451,7 +458,7 @@ fn acquire_error(source: sqlx::Error) -> DbError {
 }
 
 /// The start of a statement on one line, for messages.
-fn preview(statement: &str) -> String {
+pub(crate) fn preview(statement: &str) -> String {
     let single_line: String = statement.split_whitespace().collect::<Vec<_>>().join(" ");
     if single_line.chars().count() > 80 {
         let cut: String = single_line.chars().take(77).collect();

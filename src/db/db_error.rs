@@ -101,6 +101,17 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether a SQLite error says the database is locked by another connection (`SQLITE_BUSY`).
+pub fn is_busy(error: &DbError) -> bool {
+    let (DbError::Query { source, .. }
+    | DbError::Statement { source, .. }
+    | DbError::Connect { source, .. }) = error
+    else {
+        return false;
+    };
+    matches!(source, sqlx::Error::Database(database) if database.code().is_some_and(|code| matches!(code.as_ref(), "5" | "261" | "517")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 mod connections;
 mod database;
+mod db_connection;
 mod db_error;
 mod dialect;
 mod sql_script;
@@ -9,7 +10,8 @@ mod sql_value;
 
 pub use connections::Connections;
 pub use database::Database;
-pub use db_error::{DbError, is_transient};
+pub use db_connection::DbConnection;
+pub use db_error::{DbError, is_busy, is_transient};
 pub use dialect::quote_identifier;
 pub use sql_script::split_statements;
 pub use sql_value::SqlValue;

@@ -178,6 +178,9 @@ pub struct RawStep {
     pub history_table: Option<Spanned<String>>,
     /// `migrate`: allow applying a version older than the newest applied one.
     pub out_of_order: Option<bool>,
+    /// `migrate`: how long to wait for another migration of the same database to finish
+    /// (default `1m`).
+    pub lock_timeout: Option<Spanned<HumanDuration>>,
 
     /// `transform`: where rows are read from.
     pub from: Option<Spanned<RawEndpoint>>,

@@ -53,6 +53,20 @@ pub struct MigrateSpec {
     pub dir: PathBuf,
     pub history_table: String,
     pub out_of_order: bool,
+    #[serde(serialize_with = "crate::run::serialize_millis")]
+    pub lock_timeout: std::time::Duration,
+}
+
+impl MigrateSpec {
+    /// The engine's options for this step.
+    pub fn options(&self) -> crate::migrate::MigrateOptions {
+        crate::migrate::MigrateOptions {
+            dir: self.dir.clone(),
+            history_table: self.history_table.clone(),
+            out_of_order: self.out_of_order,
+            lock_timeout: self.lock_timeout,
+        }
+    }
 }
 
 /// A table or query on a connection.

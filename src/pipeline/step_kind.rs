@@ -57,7 +57,13 @@ impl StepKind {
         match self {
             Self::Command => &["run", "shell", "env", "workdir"],
             Self::Sql => &["connection", "sql", "file", "transaction"],
-            Self::Migrate => &["connection", "dir", "history_table", "out_of_order"],
+            Self::Migrate => &[
+                "connection",
+                "dir",
+                "history_table",
+                "out_of_order",
+                "lock_timeout",
+            ],
             Self::Transform => &["from", "to", "batch_size"],
             Self::Validate => &["connection", "table", "query", "checks"],
             Self::Bench => &["connection", "workload", "baseline", "tolerance"],
@@ -66,7 +72,7 @@ impl StepKind {
 
     /// Whether `run` can execute steps of this kind in this version.
     pub fn is_implemented(self) -> bool {
-        matches!(self, Self::Command | Self::Sql)
+        matches!(self, Self::Command | Self::Sql | Self::Migrate)
     }
 
     fn description(self) -> &'static str {

@@ -51,6 +51,8 @@ pub struct StepRecord {
     pub duration: Duration,
     pub rows: Option<u64>,
     pub error: Option<String>,
+    /// What kind of failure, when the step failed.
+    pub failure: Option<crate::run::FailureKind>,
     /// The last lines the step printed.
     pub output_tail: Vec<String>,
     /// Digest of the step's resolved definition.
@@ -98,6 +100,7 @@ impl RunRecorder {
                 duration: Duration::ZERO,
                 rows: None,
                 error: None,
+                failure: None,
                 output_tail: Vec::new(),
                 fingerprint: pipeline.step(&planned.id).fingerprint(&pipeline.base_dir),
             })
@@ -155,6 +158,7 @@ impl Reporter for RunRecorder {
                     step.duration = result.duration;
                     step.rows = result.rows;
                     step.error.clone_from(&result.error);
+                    step.failure = result.failure;
                     step.output_tail.clone_from(&result.output_tail);
                 }
             }

@@ -5,7 +5,8 @@ mod run_id;
 mod scheduler;
 
 pub use run_event::{
-    Attempt, OutputStream, RunEvent, RunStatus, StepCounts, StepResult, StepSkip, StepStatus,
+    Attempt, FailureKind, OutputStream, RunEvent, RunStatus, StepCounts, StepResult, StepSkip,
+    StepStatus,
 };
 pub use run_id::RunId;
 pub use scheduler::{RunOptions, RunSummary, Scheduler};

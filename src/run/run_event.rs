@@ -108,6 +108,17 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+/// What kind of failure ended a step, when it failed: CI can tell a lock held by another
+/// migration from a broken statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The step's own work failed.
+    Step,
+    /// Another process held the migration lock past the lock timeout.
+    LockTimeout,
+}
+
 /// Everything known about a finished step.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepResult {
@@ -123,6 +134,8 @@ pub struct StepResult {
     pub duration: Duration,
     /// The error of the last attempt.
     pub error: Option<String>,
+    /// What kind of failure, when the step failed.
+    pub failure: Option<FailureKind>,
     /// Rows the step read, wrote or checked, when it knows.
     pub rows: Option<u64>,
     /// The last lines the step printed (commands), for failure reports.

@@ -18,7 +18,7 @@ use crate::error_chain::error_chain;
 use crate::pipeline::{Pipeline, StepId, StepSpec};
 use crate::plan::{Decision, Plan};
 use crate::run::{
-    Attempt, RunEvent, RunId, RunStatus, StepCounts, StepResult, StepSkip, StepStatus,
+    Attempt, FailureKind, RunEvent, RunId, RunStatus, StepCounts, StepResult, StepSkip, StepStatus,
 };
 use crate::steps::{Engines, StepContext, StepError, StepExecutor};
 
@@ -312,6 +312,7 @@ fn panicked_result(error: &tokio::task::JoinError) -> StepResult {
         finished_at: now,
         duration: Duration::ZERO,
         error: Some(format!("pipewright failed while running the step: {error}")),
+        failure: Some(FailureKind::Step),
         rows: None,
         output_tail: Vec::new(),
     }
@@ -379,12 +380,13 @@ async fn run_step(
         }
     };
     let (status, result) = outcome;
-    let (rows, output_tail, error) = match result {
-        Ok(output) => (output.rows, output.output_tail, None),
+    let (rows, output_tail, error, failure) = match result {
+        Ok(output) => (output.rows, output.output_tail, None, None),
         Err(error) => (
             None,
             error.output_tail().to_vec(),
             Some(error_chain(&error)),
+            (status != StepStatus::Cancelled).then(|| error.failure_kind()),
         ),
     };
     if let Some(error) = &error {
@@ -399,6 +401,7 @@ async fn run_step(
             finished_at: Utc::now(),
             duration: started.elapsed(),
             error,
+            failure,
             rows,
             output_tail,
         },

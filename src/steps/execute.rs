@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::pipeline::{StepAction, StepSpec};
-use crate::steps::{StepContext, StepError, StepOutput, run_command, run_sql};
+use crate::steps::{StepContext, StepError, StepOutput, run_command, run_migrate, run_sql};
 
 /// A boxed step future, so executors can be trait objects.
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<StepOutput, StepError>> + Send + 'a>>;
@@ -30,9 +30,9 @@ pub async fn execute(step: &StepSpec, context: &StepContext) -> Result<StepOutpu
     match &step.action {
         StepAction::Command(command) => run_command(command, context).await,
         StepAction::Sql(sql) => run_sql(sql, context).await,
-        StepAction::Migrate(_)
-        | StepAction::Transform(_)
-        | StepAction::Validate(_)
-        | StepAction::Bench(_) => Err(StepError::NotImplemented { kind: step.kind() }),
+        StepAction::Migrate(migrate) => run_migrate(migrate, context).await,
+        StepAction::Transform(_) | StepAction::Validate(_) | StepAction::Bench(_) => {
+            Err(StepError::NotImplemented { kind: step.kind() })
+        }
     }
 }

@@ -2,12 +2,14 @@
 
 mod command_step;
 mod execute;
+mod migrate_step;
 mod sql_step;
 mod step_context;
 mod step_error;
 
 pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
 pub use execute::{Engines, StepExecutor, StepFuture, execute};
+pub use migrate_step::run_migrate;
 pub use sql_step::run_sql;
 pub use step_context::{StepContext, StepOutput};
 pub use step_error::StepError;

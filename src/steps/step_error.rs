@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::db::DbError;
+use crate::migrate::MigrateError;
 use crate::pipeline::StepKind;
+use crate::run::FailureKind;
 use crate::values::HumanDuration;
 
 /// A failed attempt at a step.
@@ -44,6 +46,9 @@ pub enum StepError {
     #[error(transparent)]
     Database(DbError),
 
+    #[error("{}", migrate_message(.0))]
+    Migrate(MigrateError),
+
     #[error("cannot read {path}")]
     ReadFile {
         path: String,
@@ -55,7 +60,22 @@ pub enum StepError {
     Internal(String),
 }
 
+fn migrate_message(error: &MigrateError) -> String {
+    match error.help() {
+        Some(help) => format!("{error}; {help}"),
+        None => error.to_string(),
+    }
+}
+
 impl StepError {
+    /// The kind of failure, for exit codes that tell CI more than "a step failed".
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::Migrate(error) if error.is_lock_timeout() => FailureKind::LockTimeout,
+            _ => FailureKind::Step,
+        }
+    }
+
     /// Whether a retry may succeed. Failures of the step's own work (a non-zero exit, a
     /// timeout) and transient database errors (a lost connection, a deadlock, a server out of
     /// connections) are retried when the manifest asks for retries; failures that will not
@@ -65,6 +85,8 @@ impl StepError {
         match self {
             Self::Exited { .. } | Self::TimedOut { .. } | Self::Io(_) => true,
             Self::Database(error) => error.is_transient(),
+            // Another migration held the lock: it may be done by the next attempt.
+            Self::Migrate(error) => error.is_lock_timeout(),
             _ => false,
         }
     }

@@ -225,14 +225,35 @@ impl Analyzer<'_> {
                 None
             }
         };
+        let dir = dir?;
+        if let Err(errors) = crate::migrate::scan(&dir) {
+            let span = raw
+                .dir
+                .as_ref()
+                .map_or_else(|| id_span.clone(), Spanned::span);
+            for error in errors {
+                self.errors.push(ManifestError::InvalidValue {
+                    key: format!("{path}.dir"),
+                    message: error.to_string(),
+                    span: source_span(&span),
+                    help: Some(
+                        "name migration files `<version>_<description>.sql`, each version once, with an optional `<version>_<description>.down.sql`".to_owned(),
+                    ),
+                });
+            }
+        }
         Some(MigrateSpec {
             connection: connection?,
-            dir: dir?,
+            dir,
             history_table: raw.history_table.as_ref().map_or_else(
                 || DEFAULT_HISTORY_TABLE.to_owned(),
                 |name| name.get().clone(),
             ),
             out_of_order: raw.out_of_order.unwrap_or(false),
+            lock_timeout: raw.lock_timeout.as_ref().map_or(
+                crate::migrate::MigrateOptions::DEFAULT_LOCK_TIMEOUT,
+                |timeout| timeout.get().get(),
+            ),
         })
     }
 

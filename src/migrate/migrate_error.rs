@@ -1,0 +1,102 @@
+//! Why migrating stopped, with what to do next.
+
+use std::fmt::Write as _;
+
+use crate::db::DbError;
+use crate::migrate::{ScanError, ValidationProblem};
+
+/// A failed migration command or step.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("the migration directory has problems:\n{}", list(.0))]
+    Scan(Vec<ScanError>),
+
+    #[error("nothing was applied: {}", describe_problems(.0))]
+    Invalid(Vec<ValidationProblem>),
+
+    #[error("another pipewright holds the migration lock of `{table}`: gave up after {seconds}s")]
+    LockTimeout { table: String, seconds: u64 },
+
+    #[error("file {file}: {applied} of {total} statements applied; statement {} failed", applied + 1)]
+    Partial {
+        file: String,
+        applied: u32,
+        total: u32,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error(
+        "file {file} failed at statement {statement} of {total}; its transaction was rolled back, nothing of it remains"
+    )]
+    RolledBack {
+        file: String,
+        statement: u32,
+        total: u32,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error("cancelled{}", .during.as_ref().map(|file| format!(" during {file}")).unwrap_or_default())]
+    Cancelled { during: Option<String> },
+
+    #[error("cannot go down to version {target}: {} {} no down file ({})", .missing.len(), if .missing.len() == 1 { "version has" } else { "versions have" }, .missing.join(", "))]
+    NoDownFile { target: u64, missing: Vec<String> },
+
+    #[error("version {version} is not applied")]
+    NotApplied { version: u64 },
+
+    #[error(transparent)]
+    Database(Box<DbError>),
+}
+
+impl From<DbError> for MigrateError {
+    fn from(error: DbError) -> Self {
+        Self::Database(Box::new(error))
+    }
+}
+
+fn list(errors: &[ScanError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("  - {error}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn describe_problems(problems: &[ValidationProblem]) -> String {
+    let mut text = format!(
+        "{} {}",
+        problems.len(),
+        if problems.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        }
+    );
+    for problem in problems {
+        let _ = write!(text, "\n  - {problem}\n    help: {}", problem.help());
+    }
+    text
+}
+
+impl MigrateError {
+    /// What to do next, for the failures that have an answer.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Self::Partial { applied, .. } => Some(format!(
+                "MySQL commits DDL as it goes: the first {applied} statements stay applied and are recorded; fix statement {} and run again, pipewright continues from there",
+                applied + 1
+            )),
+            Self::RolledBack { .. } => Some("fix the statement and run again".to_owned()),
+            Self::LockTimeout { .. } => Some(
+                "wait for the other migration to finish, or raise `lock_timeout`; a lock is released when its holder's connection ends, so a killed pipewright never leaves it behind".to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub fn is_lock_timeout(&self) -> bool {
+        matches!(self, Self::LockTimeout { .. })
+    }
+}
