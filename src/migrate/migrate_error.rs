@@ -85,7 +85,7 @@ impl MigrateError {
     pub fn help(&self) -> Option<String> {
         match self {
             Self::Partial { applied, .. } => Some(format!(
-                "MySQL commits DDL as it goes: the first {applied} statements stay applied and are recorded; fix statement {} and run again, pipewright continues from there",
+                "the file ran statement by statement (MySQL commits DDL as it goes; a `no-transaction` file has no transaction): the first {applied} stay applied and are recorded; fix statement {} and run again, pipewright continues from there",
                 applied + 1
             )),
             Self::RolledBack { .. } => Some("fix the statement and run again".to_owned()),

@@ -315,18 +315,26 @@ impl<'a> Migrator<'a> {
                     during: Some(file.file_name()),
                 });
             }
-            // The statement and its ledger entry commit together when the statement is not
-            // DDL; DDL commits by itself on MySQL, and the ledger follows at once.
-            connection.execute("BEGIN", Vec::new()).await?;
+            // On MySQL the statement and its ledger entry commit together when the statement
+            // is not DDL; DDL commits by itself, and the ledger follows at once. Elsewhere this
+            // mode exists for statements that cannot run in a transaction at all.
+            let wrap = connection.driver() == Driver::MySql;
+            if wrap {
+                connection.execute("BEGIN", Vec::new()).await?;
+            }
             match connection.run(statement, cancel).await {
                 Ok(_) => {
                     self.history
                         .record_progress(connection, file.version, applied + 1)
                         .await?;
-                    connection.execute("COMMIT", Vec::new()).await?;
+                    if wrap {
+                        connection.execute("COMMIT", Vec::new()).await?;
+                    }
                 }
                 Err(error) => {
-                    let _ = connection.execute("ROLLBACK", Vec::new()).await;
+                    if wrap {
+                        let _ = connection.execute("ROLLBACK", Vec::new()).await;
+                    }
                     return Err(match error {
                         DbError::Cancelled => MigrateError::Cancelled {
                             during: Some(file.file_name()),

@@ -12,7 +12,7 @@ struct StepProgress<'a> {
 
 impl StepProgress<'_> {
     fn line(&self, text: String) {
-        tracing::info!(step = %self.context.step_id, "{text}");
+        tracing::debug!(step = %self.context.step_id, "{text}");
         let _ = self.context.events.send(RunEvent::StepOutput {
             id: self.context.step_id.clone(),
             stream: OutputStream::Stdout,
@@ -56,9 +56,14 @@ pub async fn run_migrate(
     match migrator.up(&context.cancel, &progress).await {
         Ok(applied) => {
             if applied.is_empty() {
+                let count = migrator.files().len();
                 progress.line(format!(
-                    "up to date: {} migrations applied",
-                    migrator.files().len()
+                    "up to date: {count} {} applied",
+                    if count == 1 {
+                        "migration"
+                    } else {
+                        "migrations"
+                    }
                 ));
             }
             Ok(StepOutput {

@@ -60,10 +60,12 @@ pub enum StepError {
     Internal(String),
 }
 
+/// The engine's error with its causes, then what to do about it.
 fn migrate_message(error: &MigrateError) -> String {
+    let chain = crate::error_chain::error_chain(error);
     match error.help() {
-        Some(help) => format!("{error}; {help}"),
-        None => error.to_string(),
+        Some(help) => format!("{chain}; {help}"),
+        None => chain,
     }
 }
 

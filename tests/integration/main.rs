@@ -6,6 +6,7 @@
 mod common;
 mod logging;
 mod manifest_errors;
+mod migrations;
 mod pipelines;
 mod plan_graph;
 mod reports;

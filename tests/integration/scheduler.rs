@@ -332,11 +332,10 @@ fn selection_runs_only_the_selected_steps() {
 fn unimplemented_kinds_stop_the_run_before_anything_runs() {
     let outcome = Pipewright::new()
         .manifest(&format!(
-            "{}{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.q]\nkind = \"migrate\"\nconnection = \"db\"\ndir = \"migrations\"\n",
+            "{}{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.q]\nkind = \"transform\"\nfrom = {{ connection = \"db\", table = \"a\" }}\nto = {{ connection = \"db\", table = \"b\" }}\n",
             header("pending", 1),
             command_step("first", "touch first.ran", "")
         ))
-        .file("migrations/0001_init.sql", "create table t (id int);")
         .args(["run", "pipeline.toml"])
         .run();
     outcome.assert_code(2);
@@ -344,7 +343,7 @@ fn unimplemented_kinds_stop_the_run_before_anything_runs() {
     assert!(
         outcome
             .stderr
-            .contains("cannot run these steps yet: `q` (migrate)"),
+            .contains("cannot run these steps yet: `q` (transform)"),
         "{}",
         outcome.stderr
     );

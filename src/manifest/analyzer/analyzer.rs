@@ -27,8 +27,10 @@ pub fn analyze(
         connections: IndexMap::new(),
         declared_connections: Vec::new(),
         errors: Vec::new(),
-        base_dir: std::path::absolute(source.base_dir())
-            .unwrap_or_else(|_| source.base_dir().to_path_buf()),
+        base_dir: normalize(
+            &std::path::absolute(source.base_dir())
+                .unwrap_or_else(|_| source.base_dir().to_path_buf()),
+        ),
     };
     let pipeline = analyzer.pipeline(raw);
     if analyzer.errors.is_empty() {
@@ -188,7 +190,9 @@ impl Analyzer<'_> {
             }
         }
         if let Some(dir) = &raw.dir {
-            spec.dir = self.interpolated(dir).map(|text| self.base_dir.join(text));
+            spec.dir = self
+                .interpolated(dir)
+                .map(|text| normalize(&self.base_dir.join(text)));
         }
         spec
     }
@@ -411,7 +415,7 @@ impl Analyzer<'_> {
         kind: PathKind,
     ) -> Option<PathBuf> {
         let text = self.interpolated(value)?;
-        let path = self.base_dir.join(&text);
+        let path = normalize(&self.base_dir.join(&text));
         let exists = match kind {
             PathKind::File => path.is_file(),
             PathKind::Directory => path.is_dir(),
@@ -476,6 +480,25 @@ impl Analyzer<'_> {
     }
 }
 
+/// `path` with `.` and `..` components resolved lexically (no symlinks followed), so paths
+/// in plans and messages read `/repo/migrations`, not `/repo/pipelines/../migrations`.
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normalized = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normalized.pop() {
+                    normalized.push("..");
+                }
+            }
+            other => normalized.push(other),
+        }
+    }
+    normalized
+}
+
 /// A SQLite URL whose relative file path is resolved against the manifest's directory, so that
 /// `sqlite://data/warehouse.db` means the same file whatever the current directory. In-memory
 /// databases and absolute paths are kept as they are.
@@ -491,7 +514,7 @@ fn sqlite_url_against(url: &str, base_dir: &Path) -> String {
     if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
         return url.to_owned();
     }
-    let resolved = base_dir.join(path);
+    let resolved = normalize(&base_dir.join(path));
     match query {
         Some(query) => format!("sqlite://{}?{query}", resolved.display()),
         None => format!("sqlite://{}", resolved.display()),
@@ -501,6 +524,15 @@ fn sqlite_url_against(url: &str, base_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_normalized_lexically() {
+        assert_eq!(
+            normalize(Path::new("/repo/pipelines/../migrations/./x")),
+            Path::new("/repo/migrations/x")
+        );
+        assert_eq!(normalize(Path::new("../a")), Path::new("../a"));
+    }
 
     #[test]
     fn sqlite_paths_resolve_against_the_manifest_directory() {

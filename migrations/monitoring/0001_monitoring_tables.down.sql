@@ -1,0 +1,4 @@
+DROP TABLE alerts;
+DROP TABLE data_quality_checks;
+DROP TABLE performance_metrics;
+DROP TABLE logs;

@@ -1,0 +1,2 @@
+DROP TABLE symbol_summary;
+DROP TABLE daily_bars;
