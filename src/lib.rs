@@ -6,6 +6,7 @@
 //! hands the plan to the [`run::Scheduler`], whose events feed the [`report`] reporters.
 
 pub mod cli;
+pub mod data;
 pub mod db;
 pub mod error_chain;
 pub mod exit_code;

@@ -1,6 +1,5 @@
 -- SEED.md, T006: the monitoring database of the stock-market data platform, as its team
--- created it by hand. Written for PostgreSQL (TimescaleDB is PostgreSQL); SQLite accepts it
--- too, which is what pipelines/monitoring.toml uses when no server is named.
+-- created it by hand, for PostgreSQL (TimescaleDB is PostgreSQL).
 CREATE TABLE logs (
     id SERIAL PRIMARY KEY,
     timestamp TIMESTAMP NOT NULL,

@@ -56,35 +56,24 @@ fn source(manifest: Option<&Path>, arguments: &StoreArgs) -> Result<Source, CliE
     ))
 }
 
-/// Whether the store has never been written: an embedded store whose file does not exist.
-/// Reading it would create it, and say nothing.
-fn never_written(target: &StoreTarget) -> bool {
-    target.embedded
-        && !Path::new(
-            target
-                .connection
-                .url
-                .expose()
-                .trim_start_matches("sqlite://"),
-        )
-        .exists()
-}
-
 /// Runs `read` on the opened store, in a runtime of its own: the pool lives and dies with it.
+/// `None` when the store has no run history yet.
 fn with_store<T>(
     target: &StoreTarget,
     read: impl AsyncFnOnce(&Store) -> Result<T, StoreError>,
-) -> Result<T, CliError> {
+) -> Result<Option<T>, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
     runtime
         .block_on(async {
-            let store = Store::open(target).await?;
+            let Some(store) = Store::open_for_reading(target).await? else {
+                return Ok(None);
+            };
             let result = read(&store).await;
             store.database().close().await;
-            result
+            result.map(Some)
         })
         .map_err(|error| CliError::Store(Box::new(error)))
 }
@@ -96,15 +85,12 @@ pub(crate) fn history_command(arguments: &HistoryArgs) -> Result<ExitCode, CliEr
     } else {
         arguments.pipeline.clone().or(source.pipeline)
     };
-    let runs = if never_written(&source.target) {
-        Vec::new()
-    } else {
-        with_store(&source.target, async |store| {
-            store
-                .recent_runs(arguments.limit, pipeline.as_deref())
-                .await
-        })?
-    };
+    let runs = with_store(&source.target, async |store| {
+        store
+            .recent_runs(arguments.limit, pipeline.as_deref())
+            .await
+    })?
+    .unwrap_or_default();
     let text = match arguments.store.format {
         PlanFormat::Json => json(&runs),
         PlanFormat::Text if runs.is_empty() => format!(
@@ -129,12 +115,6 @@ enum RunLogs {
 
 pub(crate) fn logs_command(arguments: &LogsArgs) -> Result<ExitCode, CliError> {
     let source = source(arguments.manifest.as_deref(), &arguments.store)?;
-    if never_written(&source.target) {
-        return Err(CliError::Usage(format!(
-            "no runs recorded yet in {}",
-            source.target.describe()
-        )));
-    }
     let found = with_store(&source.target, async |store| {
         let matches = store.find_run(&arguments.run_id).await?;
         Ok(match matches.as_slice() {
@@ -148,15 +128,21 @@ pub(crate) fn logs_command(arguments: &LogsArgs) -> Result<ExitCode, CliError> {
         })
     })?;
     let rows = match found {
-        RunLogs::Found(rows) => rows,
-        RunLogs::NoSuchRun => {
+        None => {
+            return Err(CliError::Usage(format!(
+                "no runs recorded yet in {}",
+                source.target.describe()
+            )));
+        }
+        Some(RunLogs::Found(rows)) => rows,
+        Some(RunLogs::NoSuchRun) => {
             return Err(CliError::Usage(format!(
                 "no run `{}` in {}; `pipewright history` lists the runs",
                 arguments.run_id,
                 source.target.describe()
             )));
         }
-        RunLogs::Ambiguous(several) => {
+        Some(RunLogs::Ambiguous(several)) => {
             return Err(CliError::Usage(format!(
                 "`{}` is the start of several run ids ({}): give more of it",
                 arguments.run_id,
@@ -222,12 +208,15 @@ fn logs_text(rows: &[LogRow]) -> String {
         let _ = writeln!(
             text,
             "{}  {:<5}  {}  {}: {}",
-            row.timestamp.format("%Y-%m-%d %H:%M:%S%.3f"),
+            row.timestamp.format("%Y-%m-%d %H:%M:%S%.3fZ"),
             row.level,
             row.step_id.as_deref().unwrap_or("-"),
             row.module.as_deref().unwrap_or("-"),
             row.message
         );
+        for line in row.exception.iter().flat_map(|exception| exception.lines()) {
+            let _ = writeln!(text, "    | {line}");
+        }
     }
     crate::secrets::redact(&text).into_owned()
 }

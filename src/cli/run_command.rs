@@ -14,7 +14,6 @@ use crate::cli::CliError;
 use crate::cli::arguments::RunArgs;
 use crate::cli::manifest_input::{load_manifest, selection};
 use crate::exit_code::ExitCode;
-use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::report::console::{Console, ProgressMode, write_stderr};
 use crate::report::{
@@ -23,7 +22,7 @@ use crate::report::{
 };
 use crate::run::{RunEvent, RunId, RunOptions, RunStatus, RunSummary, Scheduler, StepStatus};
 use crate::store::spill::{SpillFile, spill_dir};
-use crate::store::{Store, StoreReporter, StoreTarget, StoreWriter, state_dir};
+use crate::store::{PendingWriter, Store, StoreReporter, StoreTarget, StoreWriter, state_dir};
 use crate::values::LogLevel;
 
 /// How long opening the monitoring store may take before the run goes on without it (its
@@ -48,6 +47,12 @@ pub fn run_command(
 
     let pipeline = Arc::new(loaded.pipeline);
     let state = state_dir(&pipeline.base_dir, arguments.state.state_dir.as_deref());
+    let store_target = StoreTarget::for_pipeline(&pipeline, &state);
+    // The sink is there before the first log record, so that none is lost.
+    let pending_writer = PendingWriter::install(Arc::new(SpillFile::new(
+        &spill_dir(&state),
+        &store_target.key(),
+    )));
     // `-q` and `-v` adjust the manifest's console level.
     let console_level = if quiet {
         LogLevel::Error
@@ -81,7 +86,7 @@ pub fn run_command(
 
     let summary: RunSummary = runtime.block_on(
         async {
-            let writer = start_store_writer(&pipeline, &state).await;
+            let writer = start_store_writer(&store_target, &state, pending_writer).await;
             let cancel = CancellationToken::new();
             let signals = tokio::spawn(watch_signals(cancel.clone()));
             let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
@@ -131,11 +136,13 @@ pub fn run_command(
 
 /// Opens the monitoring store, replays what earlier runs could not store, and starts the
 /// writer. A store that cannot be opened does not stop the run: its records are spilled.
-async fn start_store_writer(pipeline: &Pipeline, state: &Path) -> StoreWriter {
-    let target = StoreTarget::for_pipeline(pipeline, state);
+async fn start_store_writer(
+    target: &StoreTarget,
+    state: &Path,
+    pending: PendingWriter,
+) -> StoreWriter {
     let spills = spill_dir(state);
-    let spill = Arc::new(SpillFile::new(&spills));
-    let store = match tokio::time::timeout(STORE_OPEN_TIMEOUT, Store::open(&target)).await {
+    let store = match tokio::time::timeout(STORE_OPEN_TIMEOUT, Store::open(target)).await {
         Ok(Ok(store)) => Some(store),
         Ok(Err(error)) => {
             tracing::warn!(target: "pipewright::store", "{}; this run's records are kept in `{}` for the next run", crate::error_chain::error_chain(&error), spills.display());
@@ -152,7 +159,7 @@ async fn start_store_writer(pipeline: &Pipeline, state: &Path) -> StoreWriter {
             tracing::info!(target: "pipewright::store", "stored {replayed} records kept by earlier runs");
         }
     }
-    StoreWriter::start(store, spill)
+    pending.start(store)
 }
 
 /// Stops before anything runs if a planned step's kind cannot be executed yet.

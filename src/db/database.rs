@@ -63,6 +63,33 @@ const CONNECT_RETRY: RetryPolicy = RetryPolicy {
     backoff: Duration::from_millis(500),
 };
 
+/// Asks PostgreSQL to cancel what `backend` runs, on a connection of its own: the pool may
+/// have none to spare (`max_connections = 1`).
+pub(crate) async fn cancel_postgres(pool: &PgPool, backend: i32) {
+    use sqlx::ConnectOptions as _;
+    let options = pool.connect_options();
+    if let Ok(mut connection) = options.connect().await {
+        let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(backend)
+            .execute(&mut connection)
+            .await;
+        let _ = connection.close().await;
+    }
+}
+
+/// Asks MySQL to stop the statement of connection `id`, on a connection of its own.
+pub(crate) async fn cancel_mysql(pool: &MySqlPool, id: u64) {
+    use sqlx::ConnectOptions as _;
+    let options = pool.connect_options();
+    if let Ok(mut connection) = options.connect().await {
+        // An integer from the server: nothing of the user's is in this statement.
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
+            .execute(&mut connection)
+            .await;
+        let _ = connection.close().await;
+    }
+}
+
 /// Opens and closes one connection, so that an unreachable server or a wrong password is
 /// reported at once (a pool would keep retrying until its acquire timeout).
 async fn check_connection<O>(options: &O) -> Result<(), sqlx::Error>
@@ -188,7 +215,7 @@ impl Database {
             .unwrap_or_else(|_| {
                 Err(DbError::ConnectTimeout {
                     connection: spec.name.to_string(),
-                    seconds: spec.connect_timeout.as_secs(),
+                    after: spec.connect_timeout,
                 })
             })
     }
@@ -273,39 +300,27 @@ impl Database {
     ) -> Result<u64, DbError> {
         match self {
             Self::Postgres(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let mut connection = acquire_cancellable(pool, cancel).await?;
                 let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
                     .fetch_one(&mut *connection)
                     .await
                     .map_err(acquire_error)?;
                 let work =
                     execute_statements::<sqlx::Postgres>(&mut connection, statements, transaction);
-                cancellable(work, cancel, async {
-                    let _ = sqlx::query("SELECT pg_cancel_backend($1)")
-                        .bind(backend)
-                        .execute(pool)
-                        .await;
-                })
-                .await
+                cancellable(work, cancel, cancel_postgres(pool, backend)).await
             }
             Self::MySql(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let mut connection = acquire_cancellable(pool, cancel).await?;
                 let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
                     .fetch_one(&mut *connection)
                     .await
                     .map_err(acquire_error)?;
                 let work =
                     execute_statements::<sqlx::MySql>(&mut connection, statements, transaction);
-                cancellable(work, cancel, async {
-                    // An integer from the server: nothing of the user's is in this statement.
-                    let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
-                        .execute(pool)
-                        .await;
-                })
-                .await
+                cancellable(work, cancel, cancel_mysql(pool, id)).await
             }
             Self::Sqlite(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
+                let mut connection = acquire_cancellable(pool, cancel).await?;
                 let interrupted = Arc::new(AtomicBool::new(false));
                 let flag = Arc::clone(&interrupted);
                 connection
@@ -411,7 +426,9 @@ where
                 .execute(&mut *transaction)
                 .await
                 .map_err(statement_error(index, statement))?;
-            rows += result.rows();
+            if crate::db::modifies_rows(statement) {
+                rows += result.rows();
+            }
         }
         transaction
             .commit()
@@ -426,7 +443,9 @@ where
                 .execute(&mut *connection)
                 .await
                 .map_err(statement_error(index, statement))?;
-            rows += result.rows();
+            if crate::db::modifies_rows(statement) {
+                rows += result.rows();
+            }
         }
     }
     Ok(rows)
@@ -447,6 +466,17 @@ pub(crate) async fn cancellable<T>(
             let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
             Err(DbError::Cancelled)
         }
+    }
+}
+
+/// A connection from the pool, or `Cancelled` if the step is stopped while waiting for one.
+async fn acquire_cancellable<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    cancel: &CancellationToken,
+) -> Result<sqlx::pool::PoolConnection<DB>, DbError> {
+    tokio::select! {
+        connection = pool.acquire() => connection.map_err(acquire_error),
+        () = cancel.cancelled() => Err(DbError::Cancelled),
     }
 }
 

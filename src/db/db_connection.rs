@@ -9,7 +9,8 @@ use sqlx::{AssertSqlSafe, MySql, Postgres, Sqlite};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::database::{
-    RowsAffected as _, acquire_error, bind_values, cancellable, placeholders, preview,
+    RowsAffected as _, acquire_error, bind_values, cancel_mysql, cancel_postgres, cancellable,
+    placeholders, preview,
 };
 use crate::db::{Database, DbError, SqlValue};
 use crate::pipeline::Driver;
@@ -183,13 +184,7 @@ impl DbConnection {
                         .map(|result| result.rows())
                         .map_err(query_error)
                 };
-                cancellable(work, cancel, async {
-                    let _ = sqlx::query("SELECT pg_cancel_backend($1)")
-                        .bind(backend)
-                        .execute(&*pool)
-                        .await;
-                })
-                .await
+                cancellable(work, cancel, cancel_postgres(pool, backend)).await
             }
             Self::MySql {
                 connection,
@@ -204,13 +199,7 @@ impl DbConnection {
                         .map(|result| result.rows())
                         .map_err(query_error)
                 };
-                cancellable(work, cancel, async {
-                    // An integer from the server: nothing of the user's is in this statement.
-                    let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
-                        .execute(&*pool)
-                        .await;
-                })
-                .await
+                cancellable(work, cancel, cancel_mysql(pool, id)).await
             }
         }
     }

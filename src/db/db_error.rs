@@ -14,8 +14,11 @@ pub enum DbError {
         source: sqlx::Error,
     },
 
-    #[error("connecting to `{connection}` timed out after {seconds}s")]
-    ConnectTimeout { connection: String, seconds: u64 },
+    #[error("connecting to `{connection}` timed out after {}", crate::values::HumanDuration::new(*.after))]
+    ConnectTimeout {
+        connection: String,
+        after: std::time::Duration,
+    },
 
     #[error("statement {index} of {total} failed: {preview}")]
     Statement {

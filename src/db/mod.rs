@@ -13,5 +13,5 @@ pub use database::Database;
 pub use db_connection::DbConnection;
 pub use db_error::{DbError, is_busy, is_transient};
 pub use dialect::quote_identifier;
-pub use sql_script::split_statements;
+pub use sql_script::{modifies_rows, split_statements};
 pub use sql_value::SqlValue;

@@ -1,19 +1,30 @@
 //! Splitting a SQL script into statements: `;` ends a statement except inside strings, quoted
-//! identifiers, comments and PostgreSQL dollar-quoted bodies.
+//! identifiers, comments and PostgreSQL dollar-quoted bodies. The dialect decides the details:
+//! MySQL escapes quotes with a backslash and starts comments with `#`; standard SQL (PostgreSQL,
+//! SQLite) does neither, except in PostgreSQL's `E'...'` strings.
 
-/// The statements of `script`, trimmed, empty ones (and comment-only ones) left out.
-pub fn split_statements(script: &str) -> Vec<String> {
+use crate::pipeline::Driver;
+
+/// The statements of `script` as `driver` reads it, trimmed, empty ones (and comment-only ones)
+/// left out.
+pub fn split_statements(script: &str, driver: Driver) -> Vec<String> {
+    let mysql = driver == Driver::MySql;
     let bytes = script.as_bytes();
     let mut statements = Vec::new();
     let mut start = 0;
     let mut index = 0;
     while index < bytes.len() {
         match bytes[index] {
-            b'\'' | b'"' | b'`' => index = skip_quoted(bytes, index),
+            b'\'' | b'"' | b'`' => {
+                let escapes = mysql || (bytes[index] == b'\'' && is_escape_string(bytes, index));
+                index = skip_quoted(bytes, index, escapes);
+            }
             b'-' if bytes.get(index + 1) == Some(&b'-') => index = skip_line(bytes, index),
-            b'#' if is_mysql_comment_start(bytes, index) => index = skip_line(bytes, index),
+            b'#' if mysql && is_mysql_comment_start(bytes, index) => {
+                index = skip_line(bytes, index);
+            }
             b'/' if bytes.get(index + 1) == Some(&b'*') => index = skip_block_comment(bytes, index),
-            b'$' => index = skip_dollar_quoted(script, index),
+            b'$' if !mysql => index = skip_dollar_quoted(script, index),
             b';' => {
                 push_statement(&mut statements, &script[start..index]);
                 index += 1;
@@ -24,6 +35,26 @@ pub fn split_statements(script: &str) -> Vec<String> {
     }
     push_statement(&mut statements, &script[start..]);
     statements
+}
+
+/// Whether a statement inserts, updates or deletes rows: only those count as "rows affected"
+/// (drivers report a number for other statements too, and not the same number everywhere).
+pub fn modifies_rows(statement: &str) -> bool {
+    const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT"];
+    let mut words = statement
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or(line))
+        .flat_map(|line| {
+            line.split(|character: char| !character.is_ascii_alphanumeric() && character != '_')
+        })
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_uppercase);
+    match words.next().as_deref() {
+        Some(first) if WRITES.contains(&first) => true,
+        // `WITH ... INSERT/UPDATE/DELETE`: a data-modifying common table expression.
+        Some("WITH") => words.any(|word| WRITES.contains(&word.as_str())),
+        _ => false,
+    }
 }
 
 fn push_statement(statements: &mut Vec<String>, text: &str) {
@@ -55,13 +86,18 @@ fn is_mysql_comment_start(bytes: &[u8], index: usize) -> bool {
         && !matches!(bytes.get(index + 1), Some(b'>' | b'-' | b'#'))
 }
 
-fn skip_quoted(bytes: &[u8], start: usize) -> usize {
+/// PostgreSQL's `E'...'` (or `e'...'`) strings escape with a backslash.
+fn is_escape_string(bytes: &[u8], quote: usize) -> bool {
+    quote > 0
+        && matches!(bytes[quote - 1], b'E' | b'e')
+        && (quote == 1 || !(bytes[quote - 2].is_ascii_alphanumeric() || bytes[quote - 2] == b'_'))
+}
+
+fn skip_quoted(bytes: &[u8], start: usize, backslash_escapes: bool) -> usize {
     let quote = bytes[start];
     let mut index = start + 1;
     while index < bytes.len() {
-        if bytes[index] == b'\\' && quote != b'"' {
-            // MySQL strings escape with a backslash; in standard SQL a backslash is an ordinary
-            // character, and skipping one extra byte then only matters before a quote.
+        if backslash_escapes && bytes[index] == b'\\' {
             index += 2;
             continue;
         }
@@ -132,11 +168,11 @@ mod tests {
             END;
             $body$ LANGUAGE plpgsql;
             SELECT $$a;b$$, $1::int;
-            SELECT `weird;name` FROM t # trailing; comment
+            SELECT `weird;name` FROM t -- trailing; comment
             ;
             -- only a comment at the end;
         ";
-        let statements = split_statements(script);
+        let statements = split_statements(script, Driver::Postgres);
         assert_eq!(statements.len(), 5, "{statements:#?}");
         assert!(statements[0].starts_with("-- a comment; not a statement end\n"));
         assert!(statements[0].ends_with("DEFAULT 'a;b')"));
@@ -149,19 +185,69 @@ mod tests {
     }
 
     #[test]
-    fn scripts_without_a_final_semicolon_and_empty_scripts() {
-        assert_eq!(split_statements("select 1"), ["select 1"]);
+    fn backslashes_and_hashes_follow_the_dialect() {
+        // Standard SQL: a backslash is an ordinary character, `#` an operator.
+        let standard =
+            "INSERT INTO paths VALUES ('C:\\'); SELECT '{\"a\":1}'::jsonb #> '{a}'; SELECT 2";
+        assert_eq!(split_statements(standard, Driver::Postgres).len(), 3);
+        assert_eq!(split_statements(standard, Driver::Sqlite).len(), 3);
+        // MySQL: `\'` is a quote inside the string, `#` starts a comment.
+        let mysql = "INSERT INTO t VALUES ('it\\'s; fine'); # a comment; still\nSELECT 2";
         assert_eq!(
-            split_statements("select 1;;\n;select 2;"),
+            split_statements(mysql, Driver::MySql),
+            [
+                "INSERT INTO t VALUES ('it\\'s; fine')",
+                "# a comment; still\nSELECT 2"
+            ]
+        );
+        // PostgreSQL's escape strings.
+        assert_eq!(
+            split_statements("SELECT E'a\\';b'; SELECT 1", Driver::Postgres).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn only_writes_count_rows() {
+        for (statement, writes) in [
+            ("INSERT INTO t VALUES (1)", true),
+            ("  update t set x = 1", true),
+            ("-- note\nDELETE FROM t", true),
+            (
+                "WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone",
+                true,
+            ),
+            ("SELECT * FROM t", false),
+            ("CREATE TABLE t (id int)", false),
+            ("WITH x AS (SELECT 1) SELECT * FROM x", false),
+        ] {
+            assert_eq!(modifies_rows(statement), writes, "{statement}");
+        }
+    }
+
+    #[test]
+    fn scripts_without_a_final_semicolon_and_empty_scripts() {
+        assert_eq!(split_statements("select 1", Driver::Postgres), ["select 1"]);
+        assert_eq!(
+            split_statements("select 1;;\n;select 2;", Driver::Postgres),
             ["select 1", "select 2"]
         );
-        assert!(split_statements("  \n-- nothing\n/* at all */").is_empty());
+        assert!(split_statements("  \n-- nothing\n/* at all */", Driver::Postgres).is_empty());
     }
 
     #[test]
     fn unterminated_quotes_do_not_panic() {
-        assert_eq!(split_statements("select 'open;"), ["select 'open;"]);
-        assert_eq!(split_statements("select $x$ open;"), ["select $x$ open;"]);
-        assert_eq!(split_statements("select /* open;"), ["select /* open;"]);
+        assert_eq!(
+            split_statements("select 'open;", Driver::Postgres),
+            ["select 'open;"]
+        );
+        assert_eq!(
+            split_statements("select $x$ open;", Driver::Postgres),
+            ["select $x$ open;"]
+        );
+        assert_eq!(
+            split_statements("select /* open;", Driver::Postgres),
+            ["select /* open;"]
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use chrono::Utc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
@@ -198,13 +198,12 @@ where
             return;
         }
         let mut record = build_record(event, &context);
-        if *event.metadata().level() == Level::ERROR {
-            record.exception = record
-                .metadata
-                .get("error")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned);
-        }
+        // An `error` field is what SEED.md's logs kept as the exception.
+        record.exception = record
+            .metadata
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
         store_sink::send(StoreRecord::Log(record));
     }
 }

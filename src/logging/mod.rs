@@ -52,10 +52,28 @@ fn targets(level: LogLevel) -> Targets {
 /// The console's filter: `PIPEWRIGHT_LOG` (targets and levels, such as
 /// `debug,sqlx=info`) when set, otherwise [`targets`] at `level`.
 fn console_targets(level: LogLevel) -> Targets {
-    std::env::var("PIPEWRIGHT_LOG")
-        .ok()
-        .and_then(|directives| directives.parse().ok())
-        .unwrap_or_else(|| targets(level))
+    let Ok(directives) = std::env::var("PIPEWRIGHT_LOG") else {
+        return targets(level);
+    };
+    match directives.parse::<Targets>() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            crate::report::console::write_stderr(
+                format!("pipewright: ignoring PIPEWRIGHT_LOG=`{directives}`: {error}\n").as_bytes(),
+            );
+            targets(level)
+        }
+    }
+}
+
+/// The most verbose level `targets` lets through, for any target.
+fn loudest(targets: &Targets) -> LevelFilter {
+    targets
+        .iter()
+        .map(|(_, level)| level)
+        .chain(targets.default_level())
+        .max()
+        .unwrap_or(LevelFilter::OFF)
 }
 
 fn console_layer(level: LogLevel, color: bool) -> BoxedLayer {
@@ -82,10 +100,7 @@ fn most_verbose(
 /// The console sink only, for commands that do not run a pipeline.
 pub fn init_console(level: LogLevel, color: bool) {
     let console = console_targets(level);
-    let maximum = most_verbose(&[
-        console.default_level().unwrap_or(LevelFilter::OFF),
-        level.filter(),
-    ]);
+    let maximum = most_verbose(&[loudest(&console), level.filter()]);
     // A second initialisation (tests calling `main` twice) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
         .with(vec![console_layer(level, color)])
@@ -108,10 +123,7 @@ pub fn init_run(
     let mut guard = LoggingGuard::default();
     let mut layers: Vec<BoxedLayer> = vec![console_layer(console_level, color)];
     let console = console_targets(console_level);
-    let mut levels = vec![
-        console.default_level().unwrap_or(LevelFilter::OFF),
-        console_level.filter(),
-    ];
+    let mut levels = vec![loudest(&console), console_level.filter()];
     let mut problems = Vec::new();
 
     let files = [
@@ -121,12 +133,7 @@ pub fn init_run(
             "log",
             spec.file_retention_days,
         ),
-        (
-            spec.error_level,
-            "pipewright-error",
-            "log",
-            spec.error_retention_days,
-        ),
+        (spec.error_level, "errors", "log", spec.error_retention_days),
         (
             spec.json_level,
             "pipewright",
@@ -141,10 +148,10 @@ pub fn init_run(
         let appender = match daily_file(&directory, prefix, suffix, days) {
             Ok(appender) => appender,
             Err(error) => {
-                problems.push(format!(
-                    "cannot write logs to `{}`: {error}",
-                    directory.display()
-                ));
+                let problem = format!("cannot write logs to `{}`: {error}", directory.display());
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
                 continue;
             }
         };

@@ -114,7 +114,7 @@ pub struct RawLogging {
     /// Days of log files kept (default 7).
     #[schemars(range(min = 1))]
     pub file_retention_days: Option<Spanned<u32>>,
-    /// The error file `pipewright-error.YYYY-MM-DD.log` (default `error`).
+    /// The error file `errors.YYYY-MM-DD.log` (default `error`).
     pub error_level: Option<Spanned<LogLevel>>,
     /// Days of error files kept (default 30).
     #[schemars(range(min = 1))]

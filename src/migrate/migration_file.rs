@@ -41,9 +41,9 @@ impl MigrationFile {
             .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
     }
 
-    /// The statements of the file.
-    pub fn statements(&self) -> Vec<String> {
-        crate::db::split_statements(&self.sql)
+    /// The statements of the file, as `driver` reads them.
+    pub fn statements(&self, driver: crate::pipeline::Driver) -> Vec<String> {
+        crate::db::split_statements(&self.sql, driver)
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use crate::migrate::{ChecksumAlgorithm, HistoryRow, MigrationFile};
+use crate::pipeline::Driver;
 
 /// The state of one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +42,9 @@ pub struct MigrationEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationStatus {
     pub entries: Vec<MigrationEntry>,
+    /// How statements are split on this database.
+    #[serde(skip)]
+    pub driver: Driver,
 }
 
 /// A reason `up` refuses to apply anything.
@@ -110,8 +114,8 @@ fn checksum_matches(row: &HistoryRow, file: &MigrationFile) -> bool {
     }
 }
 
-/// The state of every version.
-pub fn status(files: &[MigrationFile], history: &[HistoryRow]) -> MigrationStatus {
+/// The state of every version, on a `driver` database.
+pub fn status(files: &[MigrationFile], history: &[HistoryRow], driver: Driver) -> MigrationStatus {
     let newest_applied = history
         .iter()
         .filter(|row| row.success)
@@ -136,7 +140,7 @@ pub fn status(files: &[MigrationFile], history: &[HistoryRow]) -> MigrationStatu
             (None, Some(_)) => MigrationState::Missing,
             (Some(file), Some(row)) if !row.success => MigrationState::Partial {
                 applied: row.statements_applied,
-                total: u32::try_from(file.statements().len()).unwrap_or(u32::MAX),
+                total: u32::try_from(file.statements(driver).len()).unwrap_or(u32::MAX),
             },
             (Some(file), Some(row)) if checksum_matches(row, file) => MigrationState::Applied,
             (Some(file), Some(row)) => MigrationState::Changed {
@@ -156,7 +160,7 @@ pub fn status(files: &[MigrationFile], history: &[HistoryRow]) -> MigrationStatu
             accepted_reason: row.and_then(|row| row.accepted_reason.clone()),
         });
     }
-    MigrationStatus { entries }
+    MigrationStatus { entries, driver }
 }
 
 impl MigrationStatus {
@@ -198,7 +202,7 @@ impl MigrationStatus {
                     let row = history.iter().find(|row| row.version == entry.version);
                     if let (Some(file), Some(row)) = (file, row) {
                         let ran = |sql: &str| {
-                            crate::db::split_statements(sql)
+                            crate::db::split_statements(sql, self.driver)
                                 .into_iter()
                                 .take(*applied as usize)
                                 .collect::<Vec<_>>()
@@ -291,7 +295,7 @@ mod tests {
         };
         let history = vec![applied(&one), changed, applied(&four), gone];
         let files = vec![one, two, three, four];
-        let verdict = status(&files, &history);
+        let verdict = status(&files, &history, Driver::Sqlite);
         let states: Vec<&str> = verdict
             .entries
             .iter()
@@ -336,7 +340,11 @@ mod tests {
             1,
             "create table a (x int);\ninsert into a values (1);\ninsert into a values (2);\n",
         );
-        let status_fixed = status(std::slice::from_ref(&fixed), std::slice::from_ref(&row));
+        let status_fixed = status(
+            std::slice::from_ref(&fixed),
+            std::slice::from_ref(&row),
+            Driver::Sqlite,
+        );
         assert_eq!(
             status_fixed.entries[0].state,
             MigrationState::Partial {
@@ -357,12 +365,16 @@ mod tests {
             1,
             "create table a (x bigint);\ninsert into a values (1);\ninsert into a values (2);\n",
         );
-        let problems = status(std::slice::from_ref(&tampered), std::slice::from_ref(&row))
-            .problems(
-                std::slice::from_ref(&tampered),
-                std::slice::from_ref(&row),
-                false,
-            );
+        let problems = status(
+            std::slice::from_ref(&tampered),
+            std::slice::from_ref(&row),
+            Driver::Sqlite,
+        )
+        .problems(
+            std::slice::from_ref(&tampered),
+            std::slice::from_ref(&row),
+            false,
+        );
         assert!(matches!(
             problems[0],
             ValidationProblem::PartialChanged { applied: 2, .. }

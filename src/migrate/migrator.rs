@@ -107,7 +107,7 @@ impl<'a> Migrator<'a> {
     pub async fn status(&self) -> Result<(MigrationStatus, Vec<HistoryRow>), MigrateError> {
         let mut connection = self.database.acquire().await?;
         let rows = self.history.rows(&mut connection).await?;
-        Ok((status(&self.files, &rows), rows))
+        Ok((status(&self.files, &rows, self.database.driver()), rows))
     }
 
     /// What `up` would do, validated the same way. Writes nothing, not even the history
@@ -129,7 +129,11 @@ impl<'a> Migrator<'a> {
                     file: file.file_name(),
                     transaction: self.transactional(file.no_transaction),
                     skip,
-                    statements: file.statements().into_iter().skip(skip as usize).collect(),
+                    statements: file
+                        .statements(self.database.driver())
+                        .into_iter()
+                        .skip(skip as usize)
+                        .collect(),
                 }
             })
             .collect())
@@ -161,7 +165,7 @@ impl<'a> Migrator<'a> {
     ) -> Result<Vec<AppliedFile>, MigrateError> {
         self.history.create(connection).await?;
         let rows = self.history.rows(connection).await?;
-        let current = status(&self.files, &rows);
+        let current = status(&self.files, &rows, self.database.driver());
         let problems = current.problems(&self.files, &rows, self.options.out_of_order);
         if !problems.is_empty() {
             return Err(MigrateError::Invalid(problems));
@@ -225,7 +229,7 @@ impl<'a> Migrator<'a> {
         file: &MigrationFile,
         cancel: &CancellationToken,
     ) -> Result<u32, MigrateError> {
-        let statements = file.statements();
+        let statements = file.statements(self.database.driver());
         let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
         let begin = if connection.driver() == Driver::Sqlite {
             "BEGIN IMMEDIATE"
@@ -298,7 +302,7 @@ impl<'a> Migrator<'a> {
         exists: bool,
         cancel: &CancellationToken,
     ) -> Result<u32, MigrateError> {
-        let statements = file.statements();
+        let statements = file.statements(self.database.driver());
         let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
         let started = Instant::now();
         self.history
@@ -418,7 +422,7 @@ impl<'a> Migrator<'a> {
                 .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
             progress.file_started(&down_name, index, versions.len());
             let started = Instant::now();
-            let statements = crate::db::split_statements(&down.sql);
+            let statements = crate::db::split_statements(&down.sql, self.database.driver());
             let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
             let transactional = self.transactional(down.no_transaction);
             if transactional {
@@ -516,7 +520,8 @@ impl<'a> Migrator<'a> {
                 if rows.iter().any(|row| row.version == file.version) {
                     continue;
                 }
-                let total = u32::try_from(file.statements().len()).unwrap_or(u32::MAX);
+                let total = u32::try_from(file.statements(self.database.driver()).len())
+                    .unwrap_or(u32::MAX);
                 let mut row = Self::history_row(file, total, total, true, Duration::ZERO);
                 row.accepted_reason = Some("baseline".to_owned());
                 self.history.record(connection, &row, false).await?;

@@ -35,14 +35,14 @@ pub struct SqlSpec {
 }
 
 impl SqlSpec {
-    /// The statements the step runs, read from its file if it has one. SQL text is never
-    /// interpolated.
-    pub fn statements(&self) -> std::io::Result<Vec<String>> {
+    /// The statements the step runs on a `driver` database, read from its file if it has
+    /// one. SQL text is never interpolated.
+    pub fn statements(&self, driver: crate::pipeline::Driver) -> std::io::Result<Vec<String>> {
         let text = match &self.source {
             SqlSource::Inline(sql) => sql.clone(),
             SqlSource::File(path) => std::fs::read_to_string(path)?,
         };
-        Ok(crate::db::split_statements(&text))
+        Ok(crate::db::split_statements(&text, driver))
     }
 }
 

@@ -80,17 +80,15 @@ impl StepSpec {
     }
 }
 
-/// Rewrites strings that are paths under `base` as `./...`, recursively.
+/// Rewrites absolute paths as paths relative to `base` (`./x`, `../migrations`), recursively:
+/// where the repository is checked out does not count.
 fn relativize_paths(value: &mut serde_json::Value, base: &str) {
     match value {
         serde_json::Value::String(text) => {
-            if text == base {
-                ".".clone_into(text);
-            } else if let Some(rest) = text
-                .strip_prefix(base)
-                .and_then(|rest| rest.strip_prefix('/'))
+            if text.starts_with('/')
+                && let Some(relative) = relative_path(Path::new(text.as_str()), Path::new(base))
             {
-                *text = format!("./{rest}");
+                *text = relative;
             }
         }
         serde_json::Value::Array(items) => {
@@ -105,6 +103,32 @@ fn relativize_paths(value: &mut serde_json::Value, base: &str) {
         }
         _ => {}
     }
+}
+
+/// `path` relative to `base`, both absolute and normalized: `./a/b` below it, `../../c`
+/// beside it.
+fn relative_path(path: &Path, base: &Path) -> Option<String> {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path
+        .iter()
+        .zip(&base)
+        .take_while(|(left, right)| left == right)
+        .count();
+    if common == 0 {
+        return None;
+    }
+    let mut parts: Vec<String> = vec![".".to_owned()];
+    parts.extend(std::iter::repeat_n("..".to_owned(), base.len() - common));
+    parts.extend(
+        path[common..]
+            .iter()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.len() > 1 && parts[1] == ".." {
+        parts.remove(0);
+    }
+    Some(parts.join("/"))
 }
 
 #[allow(clippy::ref_option)] // serde's `serialize_with` passes a reference to the field.
@@ -154,5 +178,27 @@ impl StepAction {
             }
         };
         crate::secrets::redact(&text).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_manifest_directory() {
+        let base = Path::new("/repo/pipelines");
+        for (path, expected) in [
+            ("/repo/pipelines/sql/a.sql", "./sql/a.sql"),
+            ("/repo/pipelines", "."),
+            ("/repo/migrations/x", "../migrations/x"),
+            ("/elsewhere", "../../elsewhere"),
+        ] {
+            assert_eq!(
+                relative_path(Path::new(path), base).as_deref(),
+                Some(expected),
+                "{path}"
+            );
+        }
     }
 }

@@ -148,9 +148,12 @@ impl Plan {
                 }
             };
             let sql = match &step.action {
-                StepAction::Sql(sql) => Some(sql.statements().unwrap_or_else(|error| {
-                    vec![format!("-- cannot read {}: {error}", sql.source.describe())]
-                })),
+                StepAction::Sql(sql) => Some(
+                    sql.statements(pipeline.connections[&sql.connection].driver)
+                        .unwrap_or_else(|error| {
+                            vec![format!("-- cannot read {}: {error}", sql.source.describe())]
+                        }),
+                ),
                 _ => None,
             };
             steps.push(PlannedStep {

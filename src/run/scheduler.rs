@@ -390,7 +390,8 @@ async fn run_step(
         ),
     };
     if let Some(error) = &error {
-        tracing::error!(target: crate::logging::EVENTS_TARGET, step = %step.id, "step {}: {error}", status.name());
+        // The error is the record's `exception`, as the monitoring table has it.
+        tracing::error!(target: crate::logging::EVENTS_TARGET, step = %step.id, error = %error, "step `{}` {}", step.id, status.describe());
     }
     (
         step.id.clone(),

@@ -176,31 +176,37 @@ fn read_lines(
 ) -> tokio::task::JoinHandle<()> {
     let context = context.clone();
     let tail = Arc::clone(tail);
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(pipe);
-        let mut line: Vec<u8> = Vec::new();
-        loop {
-            let buffer = match reader.fill_buf().await {
-                Ok([]) | Err(_) => break,
-                Ok(buffer) => buffer,
-            };
-            let (chunk, complete) = match buffer.iter().position(|byte| *byte == b'\n') {
-                Some(end) => (&buffer[..end], true),
-                None => (buffer, false),
-            };
-            let room = MAX_LINE_BYTES.saturating_sub(line.len());
-            line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            let consumed = chunk.len() + usize::from(complete);
-            reader.consume(consumed);
-            if complete {
-                emit(&context, stream, &line, &tail);
-                line.clear();
+    // The reader runs in a task of its own: it keeps the step's span, so its records carry
+    // the run and step ids.
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let mut reader = BufReader::new(pipe);
+            let mut line: Vec<u8> = Vec::new();
+            loop {
+                let buffer = match reader.fill_buf().await {
+                    Ok([]) | Err(_) => break,
+                    Ok(buffer) => buffer,
+                };
+                let (chunk, complete) = match buffer.iter().position(|byte| *byte == b'\n') {
+                    Some(end) => (&buffer[..end], true),
+                    None => (buffer, false),
+                };
+                let room = MAX_LINE_BYTES.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                let consumed = chunk.len() + usize::from(complete);
+                reader.consume(consumed);
+                if complete {
+                    emit(&context, stream, &line, &tail);
+                    line.clear();
+                }
             }
-        }
-        if !line.is_empty() {
-            emit(&context, stream, &line, &tail);
-        }
-    })
+            if !line.is_empty() {
+                emit(&context, stream, &line, &tail);
+            }
+        },
+        span,
+    ))
 }
 
 /// A line of output goes to the log (for the files), to the reporters (for people) and to the

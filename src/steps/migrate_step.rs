@@ -46,11 +46,7 @@ pub async fn run_migrate(
     spec: &MigrateSpec,
     context: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let database = context
-        .connections
-        .get(&spec.connection)
-        .await
-        .map_err(StepError::Database)?;
+    let database = context.database(&spec.connection).await?;
     let migrator = Migrator::new(&database, spec.options()).map_err(StepError::Migrate)?;
     let progress = StepProgress { context };
     match migrator.up(&context.cancel, &progress).await {

@@ -6,21 +6,19 @@ use crate::steps::{StepContext, StepError, StepOutput};
 
 /// Runs a `sql` step; the rows its statements affected are the step's rows.
 pub async fn run_sql(spec: &SqlSpec, context: &StepContext) -> Result<StepOutput, StepError> {
-    let statements = spec.statements().map_err(|source| StepError::ReadFile {
-        path: spec.source.describe(),
-        source,
-    })?;
+    let driver = context.connections.spec(&spec.connection).driver;
+    let statements = spec
+        .statements(driver)
+        .map_err(|source| StepError::ReadFile {
+            path: spec.source.describe(),
+            source,
+        })?;
     if statements.is_empty() {
-        return Err(StepError::Internal(format!(
-            "{} holds no SQL statement",
-            spec.source.describe()
-        )));
+        return Err(StepError::NoStatements {
+            origin: spec.source.describe(),
+        });
     }
-    let database = context
-        .connections
-        .get(&spec.connection)
-        .await
-        .map_err(StepError::Database)?;
+    let database = context.database(&spec.connection).await?;
     tracing::debug!(
         connection = %spec.connection,
         statements = statements.len(),

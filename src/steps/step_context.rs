@@ -23,6 +23,18 @@ pub struct StepContext {
 }
 
 impl StepContext {
+    /// The pool of a connection, opened on first use. Connecting (retries included) stops as
+    /// soon as the step is cancelled or times out.
+    pub async fn database(
+        &self,
+        name: &crate::pipeline::ConnectionName,
+    ) -> Result<crate::db::Database, crate::steps::StepError> {
+        tokio::select! {
+            database = self.connections.get(name) => database.map_err(crate::steps::StepError::Database),
+            () = self.cancel.cancelled() => Err(crate::steps::StepError::Cancelled { output_tail: Vec::new() }),
+        }
+    }
+
     /// Reports progress in some unit (`rows`, `files`); dropped silently if nobody listens.
     pub fn progress(&self, done: u64, total: Option<u64>, unit: &'static str) {
         let _ = self.events.send(RunEvent::StepProgress {

@@ -49,6 +49,9 @@ pub enum StepError {
     #[error("{}", migrate_message(.0))]
     Migrate(MigrateError),
 
+    #[error("{origin} holds no SQL statement")]
+    NoStatements { origin: String },
+
     #[error("cannot read {path}")]
     ReadFile {
         path: String,

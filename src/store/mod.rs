@@ -14,5 +14,5 @@ pub use store::{LogRow, RunRow, Store, StoreError};
 pub use store_record::{LogRecord, MetricRecord, StoreRecord};
 pub use store_reporter::StoreReporter;
 pub use store_schema::{LATEST_VERSION, SchemaError};
-pub use store_sink::{StoreWriter, WriterStats};
+pub use store_sink::{PendingWriter, StoreWriter, WriterStats};
 pub use store_target::{EMBEDDED_STORE_FILE, StoreTarget, state_dir};

@@ -6,6 +6,8 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use nix::fcntl::{Flock, FlockArg};
+
 use crate::store::StoreRecord;
 
 /// The directory of spill files inside a state directory.
@@ -13,18 +15,21 @@ pub fn spill_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("spill")
 }
 
-/// This process's spill file, created on the first record it has to keep.
+/// This process's spill file, created on the first record it has to keep, and locked
+/// (`flock`) for as long as the process lives: a run replaying spill files skips the files of
+/// runs still going.
 #[derive(Debug)]
 pub struct SpillFile {
     path: PathBuf,
-    file: Mutex<Option<File>>,
+    file: Mutex<Option<Flock<File>>>,
 }
 
 impl SpillFile {
-    /// A spill file in `directory`, named so that sorting names sorts files by creation.
-    pub fn new(directory: &Path) -> Self {
+    /// A spill file in `directory` for the store `store_key` names, named so that sorting
+    /// names sorts files by creation.
+    pub fn new(directory: &Path, store_key: &str) -> Self {
         let name = format!(
-            "{}-{}.jsonl",
+            "{store_key}-{}-{}.jsonl",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
             std::process::id()
         );
@@ -48,12 +53,13 @@ impl SpillFile {
             if let Some(directory) = self.path.parent() {
                 std::fs::create_dir_all(directory)?;
             }
-            *guard = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            let locked = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+                .map_err(|(_, errno)| std::io::Error::from(errno))?;
+            *guard = Some(locked);
         }
         let file = guard.as_mut().expect("opened above");
         let mut buffer = Vec::new();
@@ -66,8 +72,9 @@ impl SpillFile {
     }
 }
 
-/// The spill files in `directory`, oldest first.
-pub fn spill_files(directory: &Path) -> Vec<PathBuf> {
+/// The spill files in `directory` kept for the store `store_key` names, oldest first.
+pub fn spill_files(directory: &Path, store_key: &str) -> Vec<PathBuf> {
+    let prefix = format!("{store_key}-");
     let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
         .map(|entries| {
             entries
@@ -77,11 +84,22 @@ pub fn spill_files(directory: &Path) -> Vec<PathBuf> {
                     path.extension()
                         .is_some_and(|extension| extension == "jsonl")
                 })
+                .filter(|path| {
+                    path.file_name()
+                        .is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
+                })
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// A spill file no live process writes to, locked for replaying; `None` if a running
+/// pipewright still holds it.
+pub fn claim(path: &Path) -> Option<Flock<File>> {
+    let file = File::open(path).ok()?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
 }
 
 /// The records of a spill file. A line that does not parse (the last line of a file whose
@@ -131,7 +149,7 @@ mod tests {
     #[test]
     fn appends_and_reads_back_skipping_torn_lines() {
         let directory = tempfile::tempdir().unwrap();
-        let spill = SpillFile::new(directory.path());
+        let spill = SpillFile::new(directory.path(), "store");
         spill.append(&[metric("a"), metric("b")]).unwrap();
         spill.append(&[metric("c")]).unwrap();
         std::fs::OpenOptions::new()
@@ -140,8 +158,13 @@ mod tests {
             .unwrap()
             .write_all(b"{\"record\":\"metr")
             .unwrap();
-        let files = spill_files(directory.path());
+        let files = spill_files(directory.path(), "store");
         assert_eq!(files, [spill.path().to_path_buf()]);
+        assert!(
+            spill_files(directory.path(), "other").is_empty(),
+            "files of another store"
+        );
+        assert!(claim(&files[0]).is_none(), "the writer still holds it");
         let records = read_spill(&files[0]);
         assert_eq!(records.len(), 3);
         assert_eq!(records[2], metric_named(&records[2], "c"));

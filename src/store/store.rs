@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::db::{Database, DbError, SqlValue};
+use crate::pipeline::Driver;
 use crate::store::store_schema::{SchemaError, upgrade};
 use crate::store::{StoreRecord, StoreTarget};
 use crate::values::LogLevel;
@@ -39,13 +40,14 @@ pub enum StoreError {
     },
 }
 
-/// `logs` columns as fetched: timestamp, level, module, step, message.
+/// `logs` columns as fetched: timestamp, level, module, step, message, exception.
 type LogTuple = (
     NaiveDateTime,
     String,
     Option<String>,
     Option<String>,
     String,
+    Option<String>,
 );
 
 /// A row of `pipewright history`.
@@ -54,8 +56,9 @@ pub struct RunRow {
     pub run_id: String,
     pub pipeline: String,
     pub status: String,
-    pub started_at: NaiveDateTime,
-    pub finished_at: Option<NaiveDateTime>,
+    /// UTC, as stored.
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<f64>,
     pub steps_succeeded: Option<i64>,
     pub steps_failed: Option<i64>,
@@ -65,11 +68,14 @@ pub struct RunRow {
 /// A row of `pipewright logs`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LogRow {
-    pub timestamp: NaiveDateTime,
+    /// UTC, as stored.
+    pub timestamp: DateTime<Utc>,
     pub level: String,
     pub module: Option<String>,
     pub step_id: Option<String>,
     pub message: String,
+    /// The error of a failure, as SEED.md's `exception` column.
+    pub exception: Option<String>,
 }
 
 impl Store {
@@ -147,8 +153,8 @@ impl Store {
                 run_id: row.0,
                 pipeline: row.1,
                 status: row.2,
-                started_at: row.3,
-                finished_at: row.4,
+                started_at: row.3.and_utc(),
+                finished_at: row.4.map(|at| at.and_utc()),
                 duration_ms: row.5,
                 steps_succeeded: row.6,
                 steps_failed: row.7,
@@ -185,7 +191,7 @@ impl Store {
             .collect();
         let placeholders = vec!["?"; levels.len()].join(", ");
         let mut sql = format!(
-            "SELECT timestamp, level, module, step_id, message FROM logs WHERE run_id = ? AND level IN ({placeholders})"
+            "SELECT timestamp, level, module, step_id, message, exception FROM logs WHERE run_id = ? AND level IN ({placeholders})"
         );
         let mut values: Vec<SqlValue> = vec![run_id.into()];
         values.extend(levels.into_iter().map(SqlValue::from));
@@ -201,41 +207,127 @@ impl Store {
             .map_err(|source| self.read_error(source))?;
         Ok(rows
             .into_iter()
-            .map(|(timestamp, level, module, step_id, message)| LogRow {
-                timestamp,
-                level,
-                module,
-                step_id,
-                message,
-            })
+            .map(
+                |(timestamp, level, module, step_id, message, exception)| LogRow {
+                    timestamp: timestamp.and_utc(),
+                    level,
+                    module,
+                    step_id,
+                    message,
+                    exception,
+                },
+            )
             .collect())
     }
 
-    /// Writes the records of every spill file in `directory` to the store, one file per
-    /// transaction, and deletes each file once its records are stored. Returns how many
-    /// records were replayed.
+    /// Writes the records of every spill file of this store in `directory`, one file per
+    /// transaction, and deletes each file once its records are stored. Files a running
+    /// pipewright still writes are left alone. A runs or step row already stored (a file
+    /// replayed twice) is skipped, not an error. A file the store refuses is renamed
+    /// `.rejected` and reported; if the store fails, the rest waits for the next run.
+    /// Returns how many records were replayed.
     pub async fn replay_spills(&self, directory: &Path) -> usize {
         let mut replayed = 0;
-        for path in crate::store::spill::spill_files(directory) {
+        for path in crate::store::spill::spill_files(directory, &self.target.key()) {
+            let Some(_claim) = crate::store::spill::claim(&path) else {
+                continue;
+            };
             let records = crate::store::spill::read_spill(&path);
             if records.is_empty() {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
-            match self.write(&records).await {
+            match self.write_replayed(&records).await {
                 Ok(()) => {
                     replayed += records.len();
                     if let Err(error) = std::fs::remove_file(&path) {
                         tracing::warn!(target: "pipewright::store", "replayed `{}` but cannot delete it: {error}", path.display());
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(target: "pipewright::store", "cannot replay `{}` into {}: {}", path.display(), self.describe(), crate::error_chain::error_chain(&error));
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(target: "pipewright::store", "cannot replay `{}` into {} now; the next run tries again: {}", path.display(), self.describe(), crate::error_chain::error_chain(&error));
                     break;
+                }
+                Err(error) => {
+                    let rejected = path.with_extension("rejected");
+                    let _ = std::fs::rename(&path, &rejected);
+                    tracing::error!(
+                        "{} refused the records kept in `{}`; they are in `{}` for a person to look at: {}",
+                        self.describe(),
+                        path.display(),
+                        rejected.display(),
+                        crate::error_chain::error_chain(&error)
+                    );
                 }
             }
         }
         replayed
+    }
+
+    /// Writes replayed records in one transaction; keyed rows already there are skipped.
+    async fn write_replayed(&self, records: &[StoreRecord]) -> Result<(), DbError> {
+        let driver = self.database.driver();
+        let statements: Vec<(String, Vec<SqlValue>)> = records
+            .iter()
+            .map(|record| {
+                let (sql, values) = record.statement();
+                let sql = if record.is_keyed() {
+                    match driver {
+                        Driver::Sqlite => sql.replacen("INSERT INTO", "INSERT OR IGNORE INTO", 1),
+                        Driver::MySql => sql.replacen("INSERT INTO", "INSERT IGNORE INTO", 1),
+                        Driver::Postgres => format!("{sql} ON CONFLICT DO NOTHING"),
+                    }
+                } else {
+                    sql.to_owned()
+                };
+                (sql, values)
+            })
+            .collect();
+        self.database
+            .execute_in_transaction(
+                statements
+                    .iter()
+                    .map(|(sql, values)| (sql.as_str(), values.clone()))
+                    .collect(),
+            )
+            .await
+    }
+
+    /// Opens a store for reading: nothing is created or upgraded. `None` when the store has
+    /// no run history (an empty database, or an embedded file that does not exist).
+    pub async fn open_for_reading(target: &StoreTarget) -> Result<Option<Self>, StoreError> {
+        let url = target.connection.url.expose();
+        if target.connection.driver == Driver::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or(path);
+            if !path.starts_with(':') && !Path::new(path).exists() {
+                return Ok(None);
+            }
+        }
+        let database = Database::connect(&target.connection, 2)
+            .await
+            .map_err(|source| StoreError::Open {
+                store: target.describe(),
+                source,
+            })?;
+        let store = Self {
+            database,
+            target: target.clone(),
+        };
+        let mut connection = store
+            .database
+            .acquire()
+            .await
+            .map_err(|source| store.read_error(source))?;
+        let has_history =
+            crate::migrate::HistoryTable::new("pipeline_runs", store.database.driver())
+                .exists(&mut connection)
+                .await
+                .map_err(|source| store.read_error(source))?;
+        drop(connection);
+        Ok(has_history.then_some(store))
     }
 
     fn read_error(&self, source: DbError) -> StoreError {

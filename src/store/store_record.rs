@@ -80,6 +80,12 @@ fn fit(text: Option<&str>, limit: usize) -> SqlValue {
 }
 
 impl StoreRecord {
+    /// Whether the record inserts a row with a key (a run, a step of a run): replaying it
+    /// twice must not fail.
+    pub fn is_keyed(&self) -> bool {
+        matches!(self, Self::RunStarted { .. } | Self::StepFinished { .. })
+    }
+
     /// The statement (with `?` placeholders) and values that store the record.
     pub fn statement(&self) -> (&'static str, Vec<SqlValue>) {
         match self {

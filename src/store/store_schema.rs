@@ -28,10 +28,17 @@ const VERSIONS: &[SchemaVersion] = &[
         postgres: include_str!("../../migrations/store/postgres/0002_run_history.sql"),
         mysql: include_str!("../../migrations/store/mysql/0002_run_history.sql"),
     },
+    SchemaVersion {
+        version: 3,
+        description: "wide row counts",
+        sqlite: include_str!("../../migrations/store/sqlite/0003_wide_row_counts.sql"),
+        postgres: include_str!("../../migrations/store/postgres/0003_wide_row_counts.sql"),
+        mysql: include_str!("../../migrations/store/mysql/0003_wide_row_counts.sql"),
+    },
 ];
 
 /// The newest schema version this pipewright knows.
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 /// Columns pipewright adds to monitoring tables created by others (SEED.md's own DDL has no
 /// run or step), so an existing monitoring database can be adopted as it is.
@@ -86,7 +93,7 @@ pub(crate) async fn upgrade(database: &Database) -> Result<(), SchemaError> {
             Driver::Postgres => version.postgres,
             Driver::MySql => version.mysql,
         };
-        for statement in split_statements(script) {
+        for statement in split_statements(script, driver) {
             database.execute(&statement, Vec::new()).await?;
         }
         if version.version == 1 {

@@ -60,16 +60,17 @@ pub struct WriterStats {
     pub spilled: usize,
 }
 
-/// The background writer of a run.
+/// The sink of a run before its writer starts: records wait in the channel while the store
+/// is being opened, so that nothing logged early is lost.
 #[derive(Debug)]
-pub struct StoreWriter {
-    handle: JoinHandle<WriterStats>,
+pub struct PendingWriter {
+    receiver: mpsc::Receiver<StoreRecord>,
+    spill: Arc<SpillFile>,
 }
 
-impl StoreWriter {
-    /// Installs the sink and starts the writer. `store` is `None` when the store could not be
-    /// opened: every record is spilled for the next run to replay.
-    pub fn start(store: Option<Store>, spill: Arc<SpillFile>) -> Self {
+impl PendingWriter {
+    /// Installs the sink: from now on records are kept.
+    pub fn install(spill: Arc<SpillFile>) -> Self {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         *SINK
             .write()
@@ -77,11 +78,25 @@ impl StoreWriter {
             sender: Some(sender),
             spill: Arc::clone(&spill),
         });
-        Self {
-            handle: tokio::spawn(write_records(receiver, store, spill)),
-        }
+        Self { receiver, spill }
     }
 
+    /// Starts writing. `store` is `None` when the store could not be opened: every record is
+    /// spilled for the next run to replay.
+    pub fn start(self, store: Option<Store>) -> StoreWriter {
+        StoreWriter {
+            handle: tokio::spawn(write_records(self.receiver, store, self.spill)),
+        }
+    }
+}
+
+/// The background writer of a run.
+#[derive(Debug)]
+pub struct StoreWriter {
+    handle: JoinHandle<WriterStats>,
+}
+
+impl StoreWriter {
     /// Closes the channel and waits until every record is stored or spilled. Records sent
     /// afterwards go to the spill file.
     pub async fn finish(self) -> WriterStats {

@@ -65,6 +65,18 @@ impl StoreTarget {
         })
     }
 
+    /// A short, stable name for the store, without its password: spill files carry it, so
+    /// that records are replayed into the store they were meant for.
+    pub fn key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.connection.url.redacted().as_bytes());
+        digest.iter().take(6).fold(String::new(), |mut key, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(key, "{byte:02x}");
+            key
+        })
+    }
+
     /// The store for messages: its connection's name and redacted URL.
     pub fn describe(&self) -> String {
         format!(

@@ -31,7 +31,7 @@ fn every_sink_tags_records_with_run_and_step() {
     let debug = log_files(&outcome, ".log");
     let output_line = debug
         .lines()
-        .find(|line| line.contains("to the debug file"))
+        .find(|line| line.contains("to the debug file") && line.contains("stream=\"stdout\""))
         .expect("command output is in the DEBUG file");
     assert!(
         output_line.contains(&format!("run{{run_id={run_id}")),
@@ -52,7 +52,7 @@ fn every_sink_tags_records_with_run_and_step() {
             path.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("pipewright-error.")
+                .starts_with("errors.")
         })
         .map(|path| std::fs::read_to_string(path).unwrap())
         .collect();

@@ -106,7 +106,17 @@ engine_test!(run_history_metrics_and_logs_reach_the_store, |database| {
         .args(["logs", &run_id[..13], "pipeline.toml", "--level", "error"])
         .run();
     logs.assert_code(0);
-    assert_eq!(logs.stdout.lines().count(), 1, "{}", logs.stdout);
+    let records: Vec<&str> = logs
+        .stdout
+        .lines()
+        .filter(|line| !line.starts_with("    |"))
+        .collect();
+    assert_eq!(records.len(), 1, "{}", logs.stdout);
+    assert!(
+        logs.stdout.contains("    | statement 1 of 1 failed"),
+        "the error is shown as the exception: {}",
+        logs.stdout
+    );
     assert!(logs.stdout.contains("ERROR  broken"), "{}", logs.stdout);
 });
 
@@ -190,8 +200,7 @@ fn a_dead_store_loses_no_record_and_the_next_run_replays_them() {
     let manifest = format!(
         r#"{}
 [connections.store]
-url = "${{STORE_URL}}"
-connect_timeout = "2s"
+url = "sqlite://state/store.db"
 
 [monitoring]
 connection = "store"
@@ -204,20 +213,19 @@ retry_backoff = "10ms"
 "#,
         header("dead_store", 1)
     );
-    // Nothing listens on port 1: the store is unreachable for the whole first run.
+    // A file where the store's directory should be: the store cannot open for the whole run.
     let builder = Pipewright::new()
         .manifest(&manifest)
-        .env("STORE_URL", "postgres://postgres@127.0.0.1:1/none")
+        .file("state", "not a directory")
         .args(["run", "pipeline.toml", "--report", "report.json"]);
     let directory = builder.path().to_path_buf();
     let first = builder.command().output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(
         first.status.code(),
         Some(0),
-        "the run itself succeeds: {}",
-        String::from_utf8_lossy(&first.stderr)
+        "the run itself succeeds: {stderr}"
     );
-    let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(
         stderr.contains("cannot open the monitoring store"),
         "{stderr}"
@@ -235,13 +243,32 @@ retry_backoff = "10ms"
             .unwrap();
     let first_run = first_report["run_id"].as_str().unwrap().to_owned();
 
-    // The store is back (here: a SQLite file): the next run replays the first run's records.
+    // A copy of the file, as if a replay had died before deleting it: replaying it again
+    // must not duplicate the run. And a file some other pipewright still writes (locked):
+    // it must be left alone.
+    let spill = spills[0].as_ref().unwrap().path();
+    let name = spill.file_name().unwrap().to_string_lossy().into_owned();
+    let key = name.split('-').next().unwrap().to_owned();
+    let duplicate = directory.join(format!(
+        ".pipewright/spill/{key}-99990101T000000.000000Z-1.jsonl"
+    ));
+    let live = directory.join(format!(
+        ".pipewright/spill/{key}-99990101T000001.000000Z-2.jsonl"
+    ));
+    std::fs::copy(&spill, &duplicate).unwrap();
+    std::fs::copy(&spill, &live).unwrap();
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(&live).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+
+    // The store is back: the next run replays the first run's records into it.
+    std::fs::remove_file(directory.join("state")).unwrap();
     std::fs::remove_file(directory.join("tried")).unwrap();
-    let store = directory.join("store.db");
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
         .args(["run", "pipeline.toml"])
         .current_dir(&directory)
-        .env("STORE_URL", format!("sqlite://{}", store.display()))
         .output()
         .unwrap();
     assert!(
@@ -249,28 +276,39 @@ retry_backoff = "10ms"
         "{}",
         String::from_utf8_lossy(&second.stderr)
     );
+    let left: Vec<String> = std::fs::read_dir(directory.join(".pipewright/spill"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(
-        std::fs::read_dir(directory.join(".pipewright/spill"))
-            .unwrap()
-            .count(),
-        0,
-        "replayed files are deleted"
+        left,
+        [live.file_name().unwrap().to_string_lossy().into_owned()],
+        "replayed files are deleted, the live one stays"
     );
+    drop(held);
 
-    let database = TestDatabase::sqlite_file(&store);
+    let database = TestDatabase::sqlite_file(&directory.join("state/store.db"));
     assert_eq!(database.count("SELECT COUNT(*) FROM pipeline_runs"), 2);
     assert_eq!(
         database.count(&format!(
             "SELECT COUNT(*) FROM logs WHERE run_id = '{first_run}' AND level = 'WARN' AND message LIKE 'attempt failed, retrying%'"
         )),
-        1,
-        "the first run's retry warning reached the logs table"
+        2,
+        "the first run's retry warning reached the logs table, once from each copy of the file: \
+         rows without a key are not deduplicated (documented)"
     );
     assert_eq!(
         database.count(&format!(
             "SELECT COUNT(*) FROM step_runs WHERE run_id = '{first_run}'"
         )),
         1
+    );
+    assert_eq!(
+        database.strings(&format!(
+            "SELECT status FROM pipeline_runs WHERE run_id = '{first_run}'"
+        ))[0]
+            .as_deref(),
+        Some("succeeded")
     );
     drop(builder);
 }

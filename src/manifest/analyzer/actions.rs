@@ -195,15 +195,37 @@ impl Analyzer<'_> {
 
     fn sql(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<SqlSpec> {
         let connection = self.required_connection(path, id_span, raw.connection.as_ref());
-        let source = match self.one_of(
+        let (is_inline, written) = self.one_of(
             path,
             id_span,
             ("sql", raw.sql.as_ref()),
             ("file", raw.file.as_ref()),
-        )? {
-            (true, sql) => SqlSource::Inline(sql.get().clone()),
-            (false, file) => SqlSource::File(self.path("file", file, PathKind::File)?),
+        )?;
+        let source = if is_inline {
+            SqlSource::Inline(written.get().clone())
+        } else {
+            SqlSource::File(self.path("file", written, PathKind::File)?)
         };
+        // A step with nothing to run is a mistake in the manifest, found before any run.
+        let driver = connection
+            .as_ref()
+            .map_or(crate::pipeline::Driver::Postgres, |name| {
+                self.connections[name].driver
+            });
+        let text = match &source {
+            SqlSource::Inline(sql) => Some(sql.clone()),
+            SqlSource::File(file) => std::fs::read_to_string(file).ok(),
+        };
+        if let Some(text) = text
+            && crate::db::split_statements(&text, driver).is_empty()
+        {
+            self.invalid(
+                written.span(),
+                &format!("{path}.{}", if is_inline { "sql" } else { "file" }),
+                "there is no SQL statement to run",
+                None,
+            );
+        }
         Some(SqlSpec {
             connection: connection?,
             source,

@@ -243,6 +243,11 @@ impl Analyzer<'_> {
         let Some(url) = self.interpolated(url_value) else {
             return;
         };
+        // Schemes are case-insensitive; drivers are not: `SQLite://` becomes `sqlite://`.
+        let url = match url.split_once(':') {
+            Some((scheme, rest)) => format!("{}:{rest}", scheme.to_ascii_lowercase()),
+            None => url,
+        };
         let driver = url
             .split_once(':')
             .and_then(|(scheme, _)| Driver::from_scheme(scheme));
@@ -306,11 +311,28 @@ impl Analyzer<'_> {
             .as_ref()
             .map(|size| *size.get())
             .filter(|size| *size > 0);
-        if let Some(timeout) = &raw.connect_timeout {
-            spec.connect_timeout = timeout.get().get();
-        }
-        if let Some(timeout) = &raw.acquire_timeout {
-            spec.acquire_timeout = timeout.get().get();
+        for (key, value, target) in [
+            (
+                "connect_timeout",
+                &raw.connect_timeout,
+                &mut spec.connect_timeout,
+            ),
+            (
+                "acquire_timeout",
+                &raw.acquire_timeout,
+                &mut spec.acquire_timeout,
+            ),
+        ] {
+            match value {
+                Some(timeout) if timeout.get().get().is_zero() => self.invalid(
+                    timeout.span(),
+                    &format!("connections.{name}.{key}"),
+                    "must be longer than zero",
+                    None,
+                ),
+                Some(timeout) => *target = timeout.get().get(),
+                None => {}
+            }
         }
         spec.tls = raw.tls.as_ref().map(|tls| *tls.get());
         self.connections.insert(spec.name.clone(), spec);
