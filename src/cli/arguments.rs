@@ -93,13 +93,9 @@ pub struct MigrateTargetArgs {
     #[arg(long, value_name = "STEP")]
     pub step: Option<String>,
 
-    /// A directory of migration files (instead of a manifest).
-    #[arg(
-        long,
-        value_name = "DIR",
-        requires = "url",
-        conflicts_with = "manifest"
-    )]
+    /// A directory of migration files (instead of a manifest; wins over
+    /// `PIPEWRIGHT_MANIFEST`).
+    #[arg(long, value_name = "DIR", requires = "url")]
     pub dir: Option<PathBuf>,
 
     /// The database to migrate (with `--dir`).
@@ -111,8 +107,9 @@ pub struct MigrateTargetArgs {
     )]
     pub url: Option<String>,
 
-    /// The history table (with `--dir`; default `pipewright_migrations`).
-    #[arg(long, value_name = "TABLE")]
+    /// The history table (with `--dir`; default `pipewright_migrations`; a manifest's step
+    /// names its own).
+    #[arg(long, value_name = "TABLE", requires = "dir")]
     pub history_table: Option<String>,
 
     /// How long to wait for another migration of the same database (default: the step's
@@ -120,8 +117,9 @@ pub struct MigrateTargetArgs {
     #[arg(long, value_name = "DURATION")]
     pub lock_timeout: Option<crate::values::HumanDuration>,
 
-    /// Allow pending versions older than the newest applied one (with `--dir`).
-    #[arg(long)]
+    /// Allow pending versions older than the newest applied one (with `--dir`; a manifest's
+    /// step says `out_of_order` itself).
+    #[arg(long, requires = "dir")]
     pub out_of_order: bool,
 
     /// Set a variable for `${KEY}` interpolation in the manifest.
@@ -163,7 +161,7 @@ pub struct MigrateDownArgs {
     #[command(flatten)]
     pub target: MigrateTargetArgs,
 
-    /// The version to go down to; it stays applied (`0` reverts everything).
+    /// The version to go down to; it stays applied (`--to 0` reverts every version above 0).
     #[arg(long, value_name = "VERSION")]
     pub to: u64,
 }

@@ -89,7 +89,9 @@ fn run() -> std::process::ExitCode {
         Command::Run(run) => run_command(run, &console, arguments.quiet, arguments.verbose),
         Command::History(history) => history_command(history),
         Command::Logs(logs) => logs_command(logs),
-        Command::Migrate(migrate) => crate::cli::migrate_command::migrate_command(migrate),
+        Command::Migrate(migrate) => {
+            crate::cli::migrate_command::migrate_command(migrate, arguments.quiet)
+        }
     };
     match result {
         Ok(code) => code.into(),

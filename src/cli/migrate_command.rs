@@ -119,15 +119,22 @@ fn target(arguments: &MigrateTargetArgs) -> Result<Target, CliError> {
     })
 }
 
-/// Prints each file as the engine finishes it.
-struct Lines;
+/// Prints each file as the engine finishes it (nothing with `--quiet`).
+struct Lines {
+    quiet: bool,
+}
 
 impl MigrateProgress for Lines {
     fn file_started(&self, file: &str, _index: usize, _total: usize) {
-        write_stderr(format!("running {file}\n").as_bytes());
+        if !self.quiet {
+            write_stderr(format!("running {file}\n").as_bytes());
+        }
     }
 
     fn file_done(&self, applied: &AppliedFile) {
+        if self.quiet {
+            return;
+        }
         let statements = applied.statements as usize;
         write_stderr(
             format!(
@@ -159,7 +166,7 @@ fn migrate_failure(error: &MigrateError) -> (ExitCode, String) {
 }
 
 /// Runs one `pipewright migrate` command.
-pub(crate) fn migrate_command(arguments: &MigrateArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn migrate_command(arguments: &MigrateArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let target_arguments = match &arguments.action {
         MigrateAction::Status(status) => &status.target,
         MigrateAction::Plan(plan) => plan,
@@ -174,14 +181,39 @@ pub(crate) fn migrate_command(arguments: &MigrateArgs) -> Result<ExitCode, CliEr
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    // Commands that only read never create a database or change a file's journal.
+    let read_only = matches!(
+        &arguments.action,
+        MigrateAction::Status(_)
+            | MigrateAction::Plan(_)
+            | MigrateAction::Up(crate::cli::arguments::MigrateUpArgs { dry_run: true, .. })
+    );
+    let connection = if read_only && sqlite_file_missing(&target.connection) {
+        // Nothing applied yet: an empty database in memory answers the same.
+        ConnectionSpec::new("migrate", Driver::Sqlite, "sqlite::memory:".to_owned())
+    } else {
+        target.connection.clone()
+    };
     let outcome = runtime.block_on(async {
-        let database = Database::connect(&target.connection, 2)
-            .await
-            .map_err(MigrateError::from)?;
+        let database = if read_only {
+            Database::connect_read_only(&connection, 2).await
+        } else {
+            Database::connect(&connection, 2).await
+        }
+        .map_err(MigrateError::from)?;
         let migrator = Migrator::new(&database, target.options.clone())?;
         let cancel = CancellationToken::new();
         let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
-        let result = run_action(&arguments.action, &migrator, &target, format, &cancel).await;
+        let lines = Lines { quiet };
+        let result = run_action(
+            &arguments.action,
+            &migrator,
+            &target,
+            format,
+            &cancel,
+            &lines,
+        )
+        .await;
         watcher.abort();
         database.close().await;
         result
@@ -197,6 +229,19 @@ pub(crate) fn migrate_command(arguments: &MigrateArgs) -> Result<ExitCode, CliEr
             Ok(code)
         }
     }
+}
+
+/// Whether `connection` is a SQLite file that does not exist.
+fn sqlite_file_missing(connection: &ConnectionSpec) -> bool {
+    if connection.driver != Driver::Sqlite {
+        return false;
+    }
+    let url = connection.url.expose();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    !path.starts_with(':') && !std::path::Path::new(path).exists()
 }
 
 async fn cancel_on_signal(cancel: CancellationToken) {
@@ -219,6 +264,7 @@ async fn run_action(
     target: &Target,
     format: PlanFormat,
     cancel: &CancellationToken,
+    lines: &Lines,
 ) -> Result<(ExitCode, String), MigrateError> {
     let heading = format!(
         "migrations in `{}` on `{}` ({}), history table `{}`\n",
@@ -271,7 +317,7 @@ async fn run_action(
             ))
         }
         MigrateAction::Up(_) => {
-            let applied = migrator.up(cancel, &Lines).await?;
+            let applied = migrator.up(cancel, lines).await?;
             Ok((
                 ExitCode::Success,
                 match format {
@@ -286,7 +332,7 @@ async fn run_action(
             ))
         }
         MigrateAction::Down(arguments) => {
-            let reverted = migrator.down(arguments.to, cancel, &Lines).await?;
+            let reverted = migrator.down(arguments.to, cancel, lines).await?;
             Ok((
                 ExitCode::Success,
                 match format {

@@ -1,10 +1,12 @@
 //! Table data across engines: column types, values, catalogs, row streams and checksums.
 //! Shared by transforms (copying) and validations (comparing).
 
+mod catalog;
 mod logical_type;
 mod table_checksum;
 mod value;
 
+pub use catalog::{Column, IndexSpec, TableSchema, list_tables, read_table, split_name};
 pub use logical_type::LogicalType;
 pub use table_checksum::{TableChecksum, row_hash};
 pub use value::{Row, Value, canonical_decimal, canonical_float};

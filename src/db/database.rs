@@ -107,9 +107,26 @@ const CANCEL_GRACE: Duration = Duration::from_secs(10);
 impl Database {
     /// Opens a pool of at most `max_connections` and checks that one connection works.
     pub async fn connect(spec: &ConnectionSpec, max_connections: u32) -> Result<Self, DbError> {
+        Self::connect_with(spec, max_connections, false).await
+    }
+
+    /// Opens a pool that only reads: a SQLite file is opened read-only, neither created nor
+    /// switched to WAL. (Servers are read by what is run on them.)
+    pub async fn connect_read_only(
+        spec: &ConnectionSpec,
+        max_connections: u32,
+    ) -> Result<Self, DbError> {
+        Self::connect_with(spec, max_connections, true).await
+    }
+
+    async fn connect_with(
+        spec: &ConnectionSpec,
+        max_connections: u32,
+        read_only: bool,
+    ) -> Result<Self, DbError> {
         let mut attempt = 1;
         loop {
-            match Self::connect_once(spec, max_connections).await {
+            match Self::connect_once(spec, max_connections, read_only).await {
                 Ok(database) => return Ok(database),
                 Err(error) if error.is_transient() && attempt < CONNECT_RETRY.max_attempts() => {
                     let delay = CONNECT_RETRY.delay(attempt, fastrand::f64());
@@ -135,7 +152,11 @@ impl Database {
         }
     }
 
-    async fn connect_once(spec: &ConnectionSpec, max_connections: u32) -> Result<Self, DbError> {
+    async fn connect_once(
+        spec: &ConnectionSpec,
+        max_connections: u32,
+        read_only: bool,
+    ) -> Result<Self, DbError> {
         let url = spec.url.expose();
         let connect_error = |source| DbError::Connect {
             connection: spec.name.to_string(),
@@ -146,26 +167,32 @@ impl Database {
         let connecting = async {
             match spec.driver {
                 Driver::Sqlite => {
-                    let options = SqliteConnectOptions::from_str(url)
-                        .map_err(connect_error)?
-                        .create_if_missing(true)
-                        .journal_mode(SqliteJournalMode::Wal)
+                    let options = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
+                    let options = if read_only {
+                        options.read_only(true).create_if_missing(false)
+                    } else {
+                        let options = options
+                            .create_if_missing(true)
+                            .journal_mode(SqliteJournalMode::Wal);
+                        let directory = options
+                            .get_filename()
+                            .parent()
+                            .map(std::path::Path::to_path_buf);
+                        if let Some(directory) =
+                            directory.filter(|directory| !directory.as_os_str().is_empty())
+                        {
+                            std::fs::create_dir_all(&directory).map_err(|source| {
+                                DbError::SqliteDirectory {
+                                    path: options.get_filename().display().to_string(),
+                                    source,
+                                }
+                            })?;
+                        }
+                        options
+                    };
+                    let options = options
                         .busy_timeout(Duration::from_secs(5))
                         .foreign_keys(true);
-                    let directory = options
-                        .get_filename()
-                        .parent()
-                        .map(std::path::Path::to_path_buf);
-                    if let Some(directory) =
-                        directory.filter(|directory| !directory.as_os_str().is_empty())
-                    {
-                        std::fs::create_dir_all(&directory).map_err(|source| {
-                            DbError::SqliteDirectory {
-                                path: options.get_filename().display().to_string(),
-                                source,
-                            }
-                        })?;
-                    }
                     let options = quiet(options);
                     check_connection(&options).await.map_err(connect_error)?;
                     Ok(Self::Sqlite(
@@ -487,9 +514,22 @@ pub(crate) fn acquire_error(source: sqlx::Error) -> DbError {
     }
 }
 
-/// The start of a statement on one line, for messages.
+/// The start of a statement on one line, for messages; leading comment lines are skipped.
 pub(crate) fn preview(statement: &str) -> String {
-    let single_line: String = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    let code = statement
+        .lines()
+        .skip_while(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("--")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let code = if code.is_empty() {
+        statement.to_owned()
+    } else {
+        code
+    };
+    let single_line: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
     if single_line.chars().count() > 80 {
         let cut: String = single_line.chars().take(77).collect();
         format!("{cut}...")

@@ -5,16 +5,84 @@
 
 use crate::pipeline::Driver;
 
+/// Where a statement is in the compound bodies of triggers, procedures and functions
+/// (`BEGIN ... END`, `BEGIN ATOMIC ... END`), whose inner `;` do not end the statement.
+#[derive(Debug, Default)]
+struct Blocks {
+    /// The first words of the statement, upper-cased, to recognise `CREATE ... TRIGGER`.
+    leading: Vec<String>,
+    /// Whether the statement creates something with a body.
+    has_body: bool,
+    depth: u32,
+    /// The previous word was `END`: the next one may name what it ends (`END IF`).
+    after_end: bool,
+}
+
+impl Blocks {
+    fn word(&mut self, word: &str) {
+        let upper = word.to_ascii_uppercase();
+        if self.leading.len() < 8 {
+            self.leading.push(upper.clone());
+            self.has_body = self.leading.first().is_some_and(|first| first == "CREATE")
+                && self.leading.iter().any(|word| {
+                    matches!(
+                        word.as_str(),
+                        "TRIGGER" | "PROCEDURE" | "FUNCTION" | "EVENT"
+                    )
+                });
+        }
+        if !self.has_body {
+            return;
+        }
+        if self.after_end {
+            self.after_end = false;
+            // `END IF`, `END LOOP`, ... close blocks that were not counted; `END CASE` closes
+            // the CASE that was.
+            if matches!(upper.as_str(), "IF" | "LOOP" | "WHILE" | "REPEAT") {
+                self.depth += 1;
+                return;
+            }
+            if upper == "CASE" {
+                return;
+            }
+        }
+        match upper.as_str() {
+            "BEGIN" | "CASE" => self.depth += 1,
+            "END" => {
+                self.depth = self.depth.saturating_sub(1);
+                self.after_end = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn inside(&self) -> bool {
+        self.depth > 0
+    }
+}
+
 /// The statements of `script` as `driver` reads it, trimmed, empty ones (and comment-only ones)
-/// left out.
+/// left out. `DELIMITER` (a MySQL client command) is not supported; bodies of triggers,
+/// procedures and functions are recognised without it.
 pub fn split_statements(script: &str, driver: Driver) -> Vec<String> {
     let mysql = driver == Driver::MySql;
     let bytes = script.as_bytes();
     let mut statements = Vec::new();
     let mut start = 0;
     let mut index = 0;
+    let mut blocks = Blocks::default();
     while index < bytes.len() {
         match bytes[index] {
+            byte if byte.is_ascii_alphabetic() || byte == b'_' => {
+                let end = bytes[index..]
+                    .iter()
+                    .position(|byte| {
+                        !(byte.is_ascii_alphanumeric() || *byte == b'_' || *byte == b'$')
+                    })
+                    .map_or(bytes.len(), |length| index + length);
+                blocks.word(&script[index..end]);
+                index = end;
+            }
             b'\'' | b'"' | b'`' => {
                 let escapes = mysql || (bytes[index] == b'\'' && is_escape_string(bytes, index));
                 index = skip_quoted(bytes, index, escapes);
@@ -25,10 +93,12 @@ pub fn split_statements(script: &str, driver: Driver) -> Vec<String> {
             }
             b'/' if bytes.get(index + 1) == Some(&b'*') => index = skip_block_comment(bytes, index),
             b'$' if !mysql => index = skip_dollar_quoted(script, index),
+            b';' if blocks.inside() => index += 1,
             b';' => {
                 push_statement(&mut statements, &script[start..index]);
                 index += 1;
                 start = index;
+                blocks = Blocks::default();
             }
             _ => index += 1,
         }
@@ -204,6 +274,24 @@ mod tests {
         assert_eq!(
             split_statements("SELECT E'a\\';b'; SELECT 1", Driver::Postgres).len(),
             2
+        );
+    }
+
+    #[test]
+    fn trigger_procedure_and_function_bodies_stay_whole() {
+        let sqlite = "CREATE TABLE a (x INT);\nCREATE TRIGGER copy AFTER INSERT ON a BEGIN\n  INSERT INTO b VALUES (NEW.x);\n  UPDATE c SET n = CASE WHEN n > 0 THEN n + 1 ELSE 1 END;\nEND;\nINSERT INTO a VALUES (1);";
+        let statements = split_statements(sqlite, Driver::Sqlite);
+        assert_eq!(statements.len(), 3, "{statements:#?}");
+        assert!(statements[1].ends_with("END"));
+        let mysql = "CREATE PROCEDURE p()\nBEGIN\n  DECLARE x INT DEFAULT 0;\n  IF x = 0 THEN SELECT 1; END IF;\n  CASE x WHEN 0 THEN SELECT 2; ELSE SELECT 3; END CASE;\n  l: LOOP LEAVE l; END LOOP l;\nEND;\nCALL p();";
+        let statements = split_statements(mysql, Driver::MySql);
+        assert_eq!(statements.len(), 2, "{statements:#?}");
+        let atomic = "CREATE FUNCTION one() RETURNS int LANGUAGE SQL BEGIN ATOMIC SELECT 1; END; SELECT one();";
+        assert_eq!(split_statements(atomic, Driver::Postgres).len(), 2);
+        // A transaction in a script is not a body.
+        assert_eq!(
+            split_statements("BEGIN; INSERT INTO a VALUES (1); COMMIT;", Driver::Sqlite).len(),
+            3
         );
     }
 

@@ -186,7 +186,7 @@ impl HistoryTable {
                 .map(drop)
         } else {
             let sql = format!(
-                "INSERT INTO {} (version, description, checksum, checksum_algorithm, applied_at, execution_ms, success, statements_applied, statements_total, applied_sql) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {} (version, description, checksum, checksum_algorithm, applied_at, execution_ms, success, statements_applied, statements_total, applied_sql, accepted_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 self.quoted()
             );
             connection
@@ -203,6 +203,7 @@ impl HistoryTable {
                         i64::from(row.statements_applied).into(),
                         i64::from(row.statements_total).into(),
                         row.applied_sql.clone().into(),
+                        row.accepted_reason.clone().into(),
                     ],
                 )
                 .await

@@ -87,7 +87,11 @@ fn parse_name(name: &str) -> Result<(u64, String, FileRole), &'static str> {
     if version.is_empty() || !version.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err("the version is a number, such as `0001` or `20250102120000`");
     }
-    let version: u64 = version.parse().map_err(|_| "the version is too large")?;
+    let version: u64 = version
+        .parse()
+        .ok()
+        .filter(|version| i64::try_from(*version).is_ok())
+        .ok_or("the version is too large (at most 9223372036854775807)")?;
     if description.is_empty() {
         return Err("the description after `_` is empty");
     }

@@ -1,15 +1,19 @@
 //! The migration lock: two pipewright processes migrating one database never both apply.
 //! PostgreSQL takes a session advisory lock, MySQL `GET_LOCK`; both end with their
-//! connection, so a killed process cannot leave a lock behind. SQLite locks each file's
-//! transaction (`BEGIN IMMEDIATE`, waiting up to the lock timeout).
+//! connection. SQLite locks each file's transaction (`BEGIN IMMEDIATE`, waiting up to the lock
+//! timeout).
 
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::db::{Database, DbConnection, DbError, SqlValue};
 use crate::migrate::MigrateError;
 use crate::pipeline::Driver;
+
+/// How often a waiting process asks for the lock again.
+const POLL: Duration = Duration::from_millis(200);
 
 /// A connection that holds the migration lock of a history table. Unlock it with
 /// [`LockedConnection::unlock`]; if it is dropped instead (an error, a panic, a cancelled
@@ -19,25 +23,31 @@ use crate::pipeline::Driver;
 pub struct LockedConnection {
     connection: Option<DbConnection>,
     name: String,
+    /// The history table, qualified with the schema (PostgreSQL) or database (MySQL) it was
+    /// in when the lock was taken: a file that changes `search_path` or runs `USE` does not
+    /// move it.
+    history_table: String,
 }
 
 impl LockedConnection {
-    /// Takes a connection and waits for the lock, up to `timeout`.
+    /// Takes a connection and waits for the lock, up to `timeout` or until `cancel` fires.
     pub async fn acquire(
         database: &Database,
         table: &str,
         timeout: Duration,
+        cancel: &CancellationToken,
     ) -> Result<Self, MigrateError> {
         let mut connection = database.acquire().await?;
         // Whatever happens from here, a connection that may hold the lock is never reused.
         connection.close_on_drop();
+        let history_table = qualify(&mut connection, table).await?;
+        let deadline = Instant::now() + timeout;
         let name = match connection.driver() {
             Driver::Postgres => {
                 let database_name: Vec<(String,)> = connection
                     .fetch_all("SELECT CAST(current_database() AS TEXT)", Vec::new())
                     .await?;
-                let key = lock_key(&database_name[0].0, table);
-                let deadline = Instant::now() + timeout;
+                let key = lock_key(&format!("{}/{history_table}", database_name[0].0));
                 loop {
                     let taken: Vec<(bool,)> = connection
                         .fetch_all("SELECT pg_try_advisory_lock(?)", vec![key.into()])
@@ -45,30 +55,20 @@ impl LockedConnection {
                     if taken[0].0 {
                         break;
                     }
-                    if Instant::now() >= deadline {
-                        return Err(lock_timeout(table, timeout));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    wait(deadline, cancel, table, timeout).await?;
                 }
                 key.to_string()
             }
             Driver::MySql => {
-                let database_name: Vec<(Option<String>,)> = connection
-                    .fetch_all("SELECT DATABASE()", Vec::new())
-                    .await?;
-                let name = format!(
-                    "pipewright:{}",
-                    lock_key(database_name[0].0.as_deref().unwrap_or(""), table)
-                );
-                let seconds = i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX);
-                let taken: Vec<(Option<i64>,)> = connection
-                    .fetch_all(
-                        "SELECT GET_LOCK(?, ?)",
-                        vec![name.clone().into(), seconds.into()],
-                    )
-                    .await?;
-                if taken[0].0 != Some(1) {
-                    return Err(lock_timeout(table, timeout));
+                let name = format!("pipewright:{}", lock_key(&history_table));
+                loop {
+                    let taken: Vec<(Option<i64>,)> = connection
+                        .fetch_all("SELECT GET_LOCK(?, 0)", vec![name.clone().into()])
+                        .await?;
+                    if taken[0].0 == Some(1) {
+                        break;
+                    }
+                    wait(deadline, cancel, table, timeout).await?;
                 }
                 name
             }
@@ -83,11 +83,17 @@ impl LockedConnection {
         Ok(Self {
             connection: Some(connection),
             name,
+            history_table,
         })
     }
 
     pub fn connection(&mut self) -> &mut DbConnection {
         self.connection.as_mut().expect("held until unlocked")
+    }
+
+    /// The history table, schema-qualified where the engine has schemas.
+    pub fn history_table(&self) -> &str {
+        &self.history_table
     }
 
     /// Releases the lock. The connection is closed afterwards either way: it carried
@@ -114,16 +120,53 @@ impl LockedConnection {
     }
 }
 
-fn lock_timeout(table: &str, timeout: Duration) -> MigrateError {
-    MigrateError::LockTimeout {
-        table: table.to_owned(),
-        seconds: timeout.as_secs(),
+/// Sleeps before the next try, or gives up: at the deadline, or when cancelled.
+async fn wait(
+    deadline: Instant,
+    cancel: &CancellationToken,
+    table: &str,
+    timeout: Duration,
+) -> Result<(), MigrateError> {
+    if Instant::now() >= deadline {
+        return Err(MigrateError::LockTimeout {
+            table: table.to_owned(),
+            after: timeout,
+        });
+    }
+    tokio::select! {
+        () = tokio::time::sleep(POLL) => Ok(()),
+        () = cancel.cancelled() => Err(MigrateError::Cancelled { during: None }),
     }
 }
 
-/// A stable 63-bit key for a database and history table, the same in every process.
-fn lock_key(database: &str, table: &str) -> i64 {
-    let digest = Sha256::digest(format!("pipewright migrate {database} {table}").as_bytes());
+/// The history table with the schema or database it resolves to now.
+async fn qualify(connection: &mut DbConnection, table: &str) -> Result<String, DbError> {
+    if table.contains('.') {
+        return Ok(table.to_owned());
+    }
+    let scope: Vec<(Option<String>,)> = match connection.driver() {
+        Driver::Postgres => {
+            connection
+                .fetch_all("SELECT CAST(current_schema() AS TEXT)", Vec::new())
+                .await?
+        }
+        Driver::MySql => {
+            connection
+                .fetch_all("SELECT DATABASE()", Vec::new())
+                .await?
+        }
+        Driver::Sqlite => return Ok(table.to_owned()),
+    };
+    Ok(match scope.first().and_then(|(scope,)| scope.clone()) {
+        Some(scope) => format!("{scope}.{table}"),
+        None => table.to_owned(),
+    })
+}
+
+/// A stable 63-bit key for a qualified history table, the same in every process. PostgreSQL
+/// advisory locks are per cluster, so the database's name is part of it.
+fn lock_key(qualified_table: &str) -> i64 {
+    let digest = Sha256::digest(format!("pipewright migrate {qualified_table}").as_bytes());
     let mut bytes = [0_u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes) & i64::MAX
@@ -136,13 +179,13 @@ mod tests {
     #[test]
     fn lock_keys_are_stable_and_distinct() {
         assert_eq!(
-            lock_key("db", "pipewright_migrations"),
-            lock_key("db", "pipewright_migrations")
+            lock_key("public.pipewright_migrations"),
+            lock_key("public.pipewright_migrations")
         );
         assert_ne!(
-            lock_key("db", "pipewright_migrations"),
-            lock_key("other", "pipewright_migrations")
+            lock_key("public.pipewright_migrations"),
+            lock_key("other.pipewright_migrations")
         );
-        assert!(lock_key("db", "t") >= 0);
+        assert!(lock_key("t") >= 0);
     }
 }

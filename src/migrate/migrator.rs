@@ -116,7 +116,10 @@ impl<'a> Migrator<'a> {
         let (current, rows) = self.status().await?;
         let problems = current.problems(&self.files, &rows, self.options.out_of_order);
         if !problems.is_empty() {
-            return Err(MigrateError::Invalid(problems));
+            return Err(MigrateError::Invalid {
+                problems,
+                planning: true,
+            });
         }
         Ok(current
             .to_apply()
@@ -139,6 +142,23 @@ impl<'a> Migrator<'a> {
             .collect())
     }
 
+    /// Takes the lock; the history table of the locked work is qualified with the schema or
+    /// database it was in when the lock was taken.
+    async fn lock(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<(LockedConnection, HistoryTable), MigrateError> {
+        let lock = LockedConnection::acquire(
+            self.database,
+            self.history.name(),
+            self.options.lock_timeout,
+            cancel,
+        )
+        .await?;
+        let history = HistoryTable::new(lock.history_table(), self.database.driver());
+        Ok((lock, history))
+    }
+
     /// Applies every pending file, each in its own transaction where the database allows it,
     /// statement by statement with a recorded ledger where it does not.
     pub async fn up(
@@ -146,13 +166,10 @@ impl<'a> Migrator<'a> {
         cancel: &CancellationToken,
         progress: &dyn MigrateProgress,
     ) -> Result<Vec<AppliedFile>, MigrateError> {
-        let mut lock = LockedConnection::acquire(
-            self.database,
-            self.history.name(),
-            self.options.lock_timeout,
-        )
-        .await?;
-        let result = self.up_locked(lock.connection(), cancel, progress).await;
+        let (mut lock, history) = self.lock(cancel).await?;
+        let result = self
+            .up_locked(lock.connection(), &history, cancel, progress)
+            .await;
         lock.unlock().await?;
         result
     }
@@ -160,15 +177,19 @@ impl<'a> Migrator<'a> {
     async fn up_locked(
         &self,
         connection: &mut DbConnection,
+        history: &HistoryTable,
         cancel: &CancellationToken,
         progress: &dyn MigrateProgress,
     ) -> Result<Vec<AppliedFile>, MigrateError> {
-        self.history.create(connection).await?;
-        let rows = self.history.rows(connection).await?;
+        history.create(connection).await?;
+        let rows = history.rows(connection).await?;
         let current = status(&self.files, &rows, self.database.driver());
         let problems = current.problems(&self.files, &rows, self.options.out_of_order);
         if !problems.is_empty() {
-            return Err(MigrateError::Invalid(problems));
+            return Err(MigrateError::Invalid {
+                problems,
+                planning: false,
+            });
         }
         let versions = current.to_apply();
         let mut applied = Vec::with_capacity(versions.len());
@@ -182,11 +203,20 @@ impl<'a> Migrator<'a> {
             let resumed_from = resume_point(&rows, *version);
             let existing = rows.iter().any(|row| row.version == *version);
             let statements = if self.transactional(file.no_transaction) {
-                self.apply_in_transaction(connection, file, cancel).await?
-            } else {
-                self.apply_statement_by_statement(connection, file, resumed_from, existing, cancel)
+                self.apply_in_transaction(connection, history, file, cancel)
                     .await?
+            } else {
+                self.apply_statement_by_statement(
+                    connection,
+                    history,
+                    file,
+                    resumed_from,
+                    existing,
+                    cancel,
+                )
+                .await?
             };
+            reset_session(connection, history).await?;
             let done = AppliedFile {
                 version: *version,
                 file: file.file_name(),
@@ -222,45 +252,48 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// One transaction: the statements and the history row, all or nothing.
-    async fn apply_in_transaction(
-        &self,
-        connection: &mut DbConnection,
-        file: &MigrationFile,
-        cancel: &CancellationToken,
-    ) -> Result<u32, MigrateError> {
-        let statements = file.statements(self.database.driver());
-        let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
+    /// Starts a transaction; on SQLite an immediate one, which is the lock.
+    async fn begin(&self, connection: &mut DbConnection) -> Result<(), MigrateError> {
         let begin = if connection.driver() == Driver::Sqlite {
             "BEGIN IMMEDIATE"
         } else {
             "BEGIN"
         };
-        if let Err(error) = connection.execute(begin, Vec::new()).await {
-            return Err(
-                if connection.driver() == Driver::Sqlite && crate::db::is_busy(&error) {
-                    MigrateError::LockTimeout {
-                        table: self.history.name().to_owned(),
-                        seconds: self.options.lock_timeout.as_secs(),
-                    }
-                } else {
-                    error.into()
-                },
-            );
+        match connection.execute(begin, Vec::new()).await {
+            Ok(_) => Ok(()),
+            Err(error) if connection.driver() == Driver::Sqlite && crate::db::is_busy(&error) => {
+                Err(MigrateError::LockTimeout {
+                    table: self.history.name().to_owned(),
+                    after: self.options.lock_timeout,
+                })
+            }
+            Err(error) => Err(error.into()),
         }
+    }
+
+    /// One transaction: the statements and the history row, all or nothing.
+    async fn apply_in_transaction(
+        &self,
+        connection: &mut DbConnection,
+        history: &HistoryTable,
+        file: &MigrationFile,
+        cancel: &CancellationToken,
+    ) -> Result<u32, MigrateError> {
+        let statements = file.statements(self.database.driver());
+        let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
+        self.begin(connection).await?;
         let started = Instant::now();
         // Another process may have applied the file while this one waited (SQLite locks per
         // file): look again inside the transaction.
-        if connection.driver() == Driver::Sqlite {
-            let rows = self.history.rows(connection).await?;
-            if rows
-                .iter()
-                .any(|row| row.version == file.version && row.success)
-            {
-                connection.execute("ROLLBACK", Vec::new()).await?;
-                return Ok(0);
-            }
+        let rows = history.rows(connection).await?;
+        if rows
+            .iter()
+            .any(|row| row.version == file.version && row.success)
+        {
+            connection.execute("ROLLBACK", Vec::new()).await?;
+            return Ok(0);
         }
+        let exists = rows.iter().any(|row| row.version == file.version);
         for (index, statement) in statements.iter().enumerate() {
             if let Err(error) = connection.run(statement, cancel).await {
                 let _ = connection.execute("ROLLBACK", Vec::new()).await;
@@ -278,13 +311,7 @@ impl<'a> Migrator<'a> {
             }
         }
         let row = Self::history_row(file, total, total, true, started.elapsed());
-        let exists = self
-            .history
-            .rows(connection)
-            .await?
-            .iter()
-            .any(|known| known.version == file.version);
-        if let Err(error) = self.history.record(connection, &row, exists).await {
+        if let Err(error) = history.record(connection, &row, exists).await {
             let _ = connection.execute("ROLLBACK", Vec::new()).await;
             return Err(error.into());
         }
@@ -294,24 +321,20 @@ impl<'a> Migrator<'a> {
 
     /// Statement by statement, each with its ledger update, resuming after what an earlier
     /// run applied. On MySQL every DDL statement commits by itself, so this is the honest way.
+    /// The history row appears with the first statement that succeeds: a file that fails at
+    /// its first statement leaves nothing recorded.
     async fn apply_statement_by_statement(
         &self,
         connection: &mut DbConnection,
+        history: &HistoryTable,
         file: &MigrationFile,
         start: u32,
-        exists: bool,
+        mut exists: bool,
         cancel: &CancellationToken,
     ) -> Result<u32, MigrateError> {
         let statements = file.statements(self.database.driver());
         let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
         let started = Instant::now();
-        self.history
-            .record(
-                connection,
-                &Self::history_row(file, start, total, false, Duration::ZERO),
-                exists,
-            )
-            .await?;
         for (index, statement) in statements.iter().enumerate().skip(start as usize) {
             let applied = u32::try_from(index).unwrap_or(u32::MAX);
             if cancel.is_cancelled() {
@@ -328,9 +351,16 @@ impl<'a> Migrator<'a> {
             }
             match connection.run(statement, cancel).await {
                 Ok(_) => {
-                    self.history
-                        .record_progress(connection, file.version, applied + 1)
-                        .await?;
+                    if exists {
+                        history
+                            .record_progress(connection, file.version, applied + 1)
+                            .await?;
+                    } else {
+                        let row =
+                            Self::history_row(file, applied + 1, total, false, Duration::ZERO);
+                        history.record(connection, &row, false).await?;
+                        exists = true;
+                    }
                     if wrap {
                         connection.execute("COMMIT", Vec::new()).await?;
                     }
@@ -353,13 +383,8 @@ impl<'a> Migrator<'a> {
                 }
             }
         }
-        self.history
-            .record(
-                connection,
-                &Self::history_row(file, total, total, true, started.elapsed()),
-                true,
-            )
-            .await?;
+        let row = Self::history_row(file, total, total, true, started.elapsed());
+        history.record(connection, &row, exists).await?;
         Ok(total - start)
     }
 
@@ -371,14 +396,9 @@ impl<'a> Migrator<'a> {
         cancel: &CancellationToken,
         progress: &dyn MigrateProgress,
     ) -> Result<Vec<AppliedFile>, MigrateError> {
-        let mut lock = LockedConnection::acquire(
-            self.database,
-            self.history.name(),
-            self.options.lock_timeout,
-        )
-        .await?;
+        let (mut lock, history) = self.lock(cancel).await?;
         let result = self
-            .down_locked(lock.connection(), target, cancel, progress)
+            .down_locked(lock.connection(), &history, target, cancel, progress)
             .await;
         lock.unlock().await?;
         result
@@ -387,11 +407,12 @@ impl<'a> Migrator<'a> {
     async fn down_locked(
         &self,
         connection: &mut DbConnection,
+        history: &HistoryTable,
         target: u64,
         cancel: &CancellationToken,
         progress: &dyn MigrateProgress,
     ) -> Result<Vec<AppliedFile>, MigrateError> {
-        let rows = self.history.rows(connection).await?;
+        let rows = history.rows(connection).await?;
         let mut versions: Vec<u64> = rows
             .iter()
             .map(|row| row.version)
@@ -426,7 +447,7 @@ impl<'a> Migrator<'a> {
             let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
             let transactional = self.transactional(down.no_transaction);
             if transactional {
-                connection.execute("BEGIN", Vec::new()).await?;
+                self.begin(connection).await?;
             }
             for (position, statement) in statements.iter().enumerate() {
                 if let Err(error) = connection.run(statement, cancel).await {
@@ -444,7 +465,7 @@ impl<'a> Migrator<'a> {
                             total,
                             source: Box::new(source),
                         },
-                        source => MigrateError::Partial {
+                        source => MigrateError::DownPartial {
                             file: down_name,
                             applied,
                             total,
@@ -453,10 +474,11 @@ impl<'a> Migrator<'a> {
                     });
                 }
             }
-            self.history.remove(connection, *version).await?;
+            history.remove(connection, *version).await?;
             if transactional {
                 connection.execute("COMMIT", Vec::new()).await?;
             }
+            reset_session(connection, history).await?;
             let done = AppliedFile {
                 version: *version,
                 file: down_name,
@@ -473,15 +495,10 @@ impl<'a> Migrator<'a> {
     /// Records the file on disk as what version `version` applied, with a reason: the one,
     /// explicit way past an edited applied file. Returns the diff that was accepted.
     pub async fn accept(&self, version: u64, reason: &str) -> Result<String, MigrateError> {
-        let mut lock = LockedConnection::acquire(
-            self.database,
-            self.history.name(),
-            self.options.lock_timeout,
-        )
-        .await?;
+        let (mut lock, history) = self.lock(&CancellationToken::new()).await?;
         let result = async {
             let connection = lock.connection();
-            let rows = self.history.rows(connection).await?;
+            let rows = history.rows(connection).await?;
             let row = rows
                 .iter()
                 .find(|row| row.version == version && row.success)
@@ -492,7 +509,7 @@ impl<'a> Migrator<'a> {
                 .find(|file| file.version == version)
                 .ok_or(MigrateError::NotApplied { version })?;
             let accepted = diff(&row.applied_sql, &file.sql);
-            self.history
+            history
                 .accept(connection, version, &file.checksum, &file.sql, reason)
                 .await?;
             Ok(accepted)
@@ -503,18 +520,13 @@ impl<'a> Migrator<'a> {
     }
 
     /// Records every file up to `target` as applied without running it: adopting a database
-    /// that another tool migrated.
+    /// that another tool migrated. The rows say `baseline` as their accepted reason.
     pub async fn baseline(&self, target: u64) -> Result<Vec<u64>, MigrateError> {
-        let mut lock = LockedConnection::acquire(
-            self.database,
-            self.history.name(),
-            self.options.lock_timeout,
-        )
-        .await?;
+        let (mut lock, history) = self.lock(&CancellationToken::new()).await?;
         let result = async {
             let connection = lock.connection();
-            self.history.create(connection).await?;
-            let rows = self.history.rows(connection).await?;
+            history.create(connection).await?;
+            let rows = history.rows(connection).await?;
             let mut recorded = Vec::new();
             for file in self.files.iter().filter(|file| file.version <= target) {
                 if rows.iter().any(|row| row.version == file.version) {
@@ -524,7 +536,7 @@ impl<'a> Migrator<'a> {
                     .unwrap_or(u32::MAX);
                 let mut row = Self::history_row(file, total, total, true, Duration::ZERO);
                 row.accepted_reason = Some("baseline".to_owned());
-                self.history.record(connection, &row, false).await?;
+                history.record(connection, &row, false).await?;
                 recorded.push(file.version);
             }
             Ok(recorded)
@@ -532,6 +544,31 @@ impl<'a> Migrator<'a> {
         .await;
         lock.unlock().await?;
         result
+    }
+}
+
+/// Undoes what a file may have changed in the session (`SET search_path`, `USE`), so the next
+/// file starts where the first one did.
+async fn reset_session(
+    connection: &mut DbConnection,
+    history: &HistoryTable,
+) -> Result<(), DbError> {
+    match connection.driver() {
+        Driver::Postgres => connection.execute("RESET ALL", Vec::new()).await.map(drop),
+        Driver::MySql => match history.name().split_once('.') {
+            Some((database, _)) => connection
+                .execute(
+                    &format!(
+                        "USE {}",
+                        crate::db::quote_identifier(Driver::MySql, database)
+                    ),
+                    Vec::new(),
+                )
+                .await
+                .map(drop),
+            None => Ok(()),
+        },
+        Driver::Sqlite => Ok(()),
     }
 }
 

@@ -306,7 +306,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let database = Database::connect(&target.connection, 2)
+        let database = Database::connect_read_only(&target.connection, 2)
             .await
             .map_err(|source| StoreError::Open {
                 store: target.describe(),

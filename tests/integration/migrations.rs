@@ -29,8 +29,14 @@ fn history_versions(database: &TestDatabase) -> Vec<String> {
         .collect()
 }
 
-/// Whether the test database has a table of that name.
+/// Whether the test database has a table of that name (a SQLite file that does not exist
+/// has none).
 fn table_exists(database: &TestDatabase, table: &str) -> bool {
+    if database.engine == Engine::Sqlite
+        && !std::path::Path::new(database.url.trim_start_matches("sqlite://")).exists()
+    {
+        return false;
+    }
     let sql = match database.engine {
         Engine::Sqlite => {
             format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
@@ -266,6 +272,12 @@ engine_test!(dry_runs_and_plans_write_nothing, |database| {
         !table_exists(database, "pipewright_migrations"),
         "not even the history table was created"
     );
+    if database.engine == Engine::Sqlite {
+        assert!(
+            !std::path::Path::new(database.url.trim_start_matches("sqlite://")).exists(),
+            "not even the database file was created"
+        );
+    }
 });
 
 #[test]
@@ -444,7 +456,7 @@ fn lock_contention(engine: Engine) {
         text(&waiter.stderr)
     );
     assert!(
-        text(&waiter.stderr).contains("another pipewright holds the migration lock"),
+        text(&waiter.stderr).contains("another process holds the migration lock"),
         "{}",
         text(&waiter.stderr)
     );
@@ -565,4 +577,86 @@ fn migrate_commands_work_on_a_directory_and_url_without_a_manifest() {
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["migrations"][0]["state"], "applied");
     assert_eq!(json["history_table"], "pipewright_migrations");
+}
+
+#[test]
+fn baseline_records_versions_as_applied_without_running_them() {
+    let Some(database) = TestDatabase::create(Engine::Sqlite, "baseline") else {
+        return;
+    };
+    // A database another tool created: the table exists, the history does not.
+    database.execute("CREATE TABLE bars (symbol VARCHAR(16) PRIMARY KEY, note VARCHAR(100))");
+    let outcome = project(&database, &TWO_FILES, "")
+        .args(["check", "pipeline.toml"])
+        .run();
+    outcome.assert_code(0);
+    let baseline = migrate(&outcome, &["baseline", "pipeline.toml", "--to", "1"]);
+    assert!(baseline.status.success(), "{}", text(&baseline.stderr));
+    assert_eq!(
+        database.strings("SELECT accepted_reason FROM pipewright_migrations WHERE version = 1")[0]
+            .as_deref(),
+        Some("baseline")
+    );
+    let up = migrate(&outcome, &["up", "pipeline.toml"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert_eq!(history_versions(&database), ["1", "2"]);
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM bars"),
+        0,
+        "the baselined file did not run"
+    );
+}
+
+#[test]
+fn sqlite_triggers_survive_statement_splitting() {
+    let Some(database) = TestDatabase::create(Engine::Sqlite, "trigger") else {
+        return;
+    };
+    let outcome = project(
+        &database,
+        &[(
+            "0001_audit.sql",
+            "CREATE TABLE bars (id INTEGER);\nCREATE TABLE audit (id INTEGER);\nCREATE TRIGGER bars_audit AFTER INSERT ON bars BEGIN\n  INSERT INTO audit VALUES (NEW.id);\nEND;\nINSERT INTO bars VALUES (7);\n",
+        )],
+        "",
+    )
+    .args(["run", "pipeline.toml"])
+    .run();
+    outcome.assert_code(0);
+    assert_eq!(database.count("SELECT id FROM audit"), 7);
+}
+
+#[test]
+fn ctrl_c_stops_a_wait_for_the_lock() {
+    let Some(database) = TestDatabase::create(Engine::Postgres, "lock_cancel") else {
+        return;
+    };
+    let outcome = project(
+        &database,
+        &[("0001_slow.sql", slow_file(Engine::Postgres))],
+        "",
+    )
+    .args(["check", "pipeline.toml"])
+    .run();
+    let mut holder = spawn_up(&outcome.directory, "1m");
+    let started = Instant::now();
+    while database.count("SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%' AND datname = current_database()") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first migration never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waiter = spawn_up(&outcome.directory, "1m");
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(waiter.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = waiter.wait_with_output().unwrap();
+    // The waiter gives up as soon as it is interrupted, while the holder still sleeps.
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the holder is still working"
+    );
+    assert!(holder.wait().unwrap().success());
 }

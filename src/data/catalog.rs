@@ -1,0 +1,308 @@
+//! What a database says about a table: columns and their types, primary key, indexes, an
+//! estimate of its rows. One query set per engine.
+
+use serde::Serialize;
+
+use crate::data::LogicalType;
+use crate::db::{DbConnection, DbError, SqlValue, quote_identifier};
+use crate::pipeline::Driver;
+
+/// A column as its table declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub logical: LogicalType,
+    pub nullable: bool,
+    /// The type as the source catalog writes it.
+    pub declared: String,
+}
+
+/// A secondary index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexSpec {
+    pub name: String,
+    pub unique: bool,
+    pub columns: Vec<String>,
+}
+
+/// A table's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSchema {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub indexes: Vec<IndexSpec>,
+    /// The catalog's estimate of the row count, when it has one.
+    pub row_estimate: Option<u64>,
+}
+
+/// `schema.table` as (schema, table), or (None, table).
+pub fn split_name(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('.') {
+        Some((schema, table)) => (Some(schema), table),
+        None => (None, name),
+    }
+}
+
+type NameRow = (String,);
+
+/// Reads a table's shape; `None` if the table does not exist.
+pub async fn read_table(
+    connection: &mut DbConnection,
+    name: &str,
+) -> Result<Option<TableSchema>, DbError> {
+    let schema = match connection.driver() {
+        Driver::Postgres => read_postgres(connection, name).await?,
+        Driver::MySql => read_mysql(connection, name).await?,
+        Driver::Sqlite => read_sqlite(connection, name).await?,
+    };
+    Ok(schema)
+}
+
+/// Every table of the connection's current schema (or of `schema`), sorted.
+pub async fn list_tables(
+    connection: &mut DbConnection,
+    schema: Option<&str>,
+) -> Result<Vec<String>, DbError> {
+    let rows: Vec<NameRow> = match connection.driver() {
+        Driver::Postgres => {
+            connection
+                .fetch_all(
+                    "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = COALESCE(?, current_schema()) AND table_type = 'BASE TABLE' ORDER BY table_name",
+                    vec![SqlValue::Text(schema.map(str::to_owned))],
+                )
+                .await?
+        }
+        Driver::MySql => {
+            connection
+                .fetch_all(
+                    "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_type = 'BASE TABLE' ORDER BY table_name",
+                    vec![SqlValue::Text(schema.map(str::to_owned))],
+                )
+                .await?
+        }
+        Driver::Sqlite => {
+            connection
+                .fetch_all(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                    Vec::new(),
+                )
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+async fn read_postgres(
+    connection: &mut DbConnection,
+    name: &str,
+) -> Result<Option<TableSchema>, DbError> {
+    let qualified = quote_identifier(Driver::Postgres, name);
+    let columns: Vec<(String, String, bool)> = connection
+        .fetch_all(
+            "SELECT CAST(a.attname AS TEXT), format_type(a.atttypid, a.atttypmod), NOT a.attnotnull FROM pg_attribute a WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            vec![qualified.clone().into()],
+        )
+        .await?;
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let primary_key: Vec<NameRow> = connection
+        .fetch_all(
+            "SELECT CAST(a.attname AS TEXT) FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = to_regclass(?) AND i.indisprimary ORDER BY k.position",
+            vec![qualified.clone().into()],
+        )
+        .await?;
+    let index_rows: Vec<(String, bool, String)> = connection
+        .fetch_all(
+            "SELECT CAST(c.relname AS TEXT), i.indisunique, CAST(a.attname AS TEXT) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = to_regclass(?) AND NOT i.indisprimary AND i.indexprs IS NULL AND i.indpred IS NULL ORDER BY c.relname, k.position",
+            vec![qualified.clone().into()],
+        )
+        .await?;
+    let estimate: Vec<(i64,)> = connection
+        .fetch_all(
+            "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass(?)",
+            vec![qualified.into()],
+        )
+        .await?;
+    Ok(Some(TableSchema {
+        name: name.to_owned(),
+        columns: columns
+            .into_iter()
+            .map(|(column, declared, nullable)| Column {
+                logical: LogicalType::parse(Driver::Postgres, &declared),
+                name: column,
+                nullable,
+                declared,
+            })
+            .collect(),
+        primary_key: primary_key.into_iter().map(|(column,)| column).collect(),
+        indexes: group_indexes(index_rows),
+        row_estimate: estimate
+            .first()
+            .and_then(|(rows,)| u64::try_from(*rows).ok()),
+    }))
+}
+
+async fn read_mysql(
+    connection: &mut DbConnection,
+    name: &str,
+) -> Result<Option<TableSchema>, DbError> {
+    let (schema, table) = split_name(name);
+    let scope = || vec![SqlValue::Text(schema.map(str::to_owned)), table.into()];
+    let columns: Vec<(String, String, String)> = connection
+        .fetch_all(
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), CAST(is_nullable AS CHAR) FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY ordinal_position",
+            scope(),
+        )
+        .await?;
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let statistics: Vec<(String, i64, String)> = connection
+        .fetch_all(
+            "SELECT CAST(index_name AS CHAR), CAST(non_unique AS SIGNED), CAST(column_name AS CHAR) FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY index_name, seq_in_index",
+            scope(),
+        )
+        .await?;
+    let estimate: Vec<(Option<i64>,)> = connection
+        .fetch_all(
+            "SELECT CAST(table_rows AS SIGNED) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+            scope(),
+        )
+        .await?;
+    let primary_key = statistics
+        .iter()
+        .filter(|(index, _, _)| index == "PRIMARY")
+        .map(|(_, _, column)| column.clone())
+        .collect();
+    let index_rows = statistics
+        .into_iter()
+        .filter(|(index, _, _)| index != "PRIMARY")
+        .map(|(index, non_unique, column)| (index, non_unique == 0, column))
+        .collect();
+    Ok(Some(TableSchema {
+        name: name.to_owned(),
+        columns: columns
+            .into_iter()
+            .map(|(column, declared, nullable)| Column {
+                logical: LogicalType::parse(Driver::MySql, &declared),
+                name: column,
+                nullable: nullable == "YES",
+                declared,
+            })
+            .collect(),
+        primary_key,
+        indexes: group_indexes(index_rows),
+        row_estimate: estimate
+            .first()
+            .and_then(|(rows,)| rows.and_then(|rows| u64::try_from(rows).ok())),
+    }))
+}
+
+async fn read_sqlite(
+    connection: &mut DbConnection,
+    name: &str,
+) -> Result<Option<TableSchema>, DbError> {
+    let columns: Vec<(String, String, i64, i64)> = connection
+        .fetch_all(
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?) ORDER BY cid",
+            vec![name.into()],
+        )
+        .await?;
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let mut keyed: Vec<(i64, String)> = columns
+        .iter()
+        .filter(|(_, _, _, position)| *position > 0)
+        .map(|(column, _, _, position)| (*position, column.clone()))
+        .collect();
+    keyed.sort();
+    let index_list: Vec<(String, i64, String)> = connection
+        .fetch_all(
+            "SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name",
+            vec![name.into()],
+        )
+        .await?;
+    let mut index_rows = Vec::new();
+    for (index, unique, origin) in index_list {
+        if origin == "pk" {
+            continue;
+        }
+        let index_columns: Vec<(Option<String>,)> = connection
+            .fetch_all(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
+                vec![index.clone().into()],
+            )
+            .await?;
+        // An expression index has no column name: it is not copied.
+        if index_columns.iter().any(|(column,)| column.is_none()) {
+            continue;
+        }
+        for (column,) in index_columns {
+            index_rows.push((index.clone(), unique != 0, column.unwrap_or_default()));
+        }
+    }
+    let count: Vec<(i64,)> = connection
+        .fetch_all(
+            &format!(
+                "SELECT COUNT(*) FROM {}",
+                quote_identifier(Driver::Sqlite, name)
+            ),
+            Vec::new(),
+        )
+        .await?;
+    Ok(Some(TableSchema {
+        name: name.to_owned(),
+        columns: columns
+            .into_iter()
+            .map(|(column, declared, not_null, position)| Column {
+                logical: LogicalType::parse(Driver::Sqlite, &declared),
+                name: column,
+                // SQLite lets primary key columns hold NULL unless declared NOT NULL; what the
+                // data allows is what the target must allow.
+                nullable: not_null == 0 && position == 0,
+                declared,
+            })
+            .collect(),
+        primary_key: keyed.into_iter().map(|(_, column)| column).collect(),
+        indexes: group_indexes(index_rows),
+        row_estimate: count.first().and_then(|(rows,)| u64::try_from(*rows).ok()),
+    }))
+}
+
+/// Rows of (index, unique, column) in order, as indexes.
+fn group_indexes(rows: Vec<(String, bool, String)>) -> Vec<IndexSpec> {
+    let mut indexes: Vec<IndexSpec> = Vec::new();
+    for (name, unique, column) in rows {
+        match indexes.last_mut() {
+            Some(index) if index.name == name => index.columns.push(column),
+            _ => indexes.push(IndexSpec {
+                name,
+                unique,
+                columns: vec![column],
+            }),
+        }
+    }
+    indexes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_rows_group_by_name_in_order() {
+        let rows = vec![
+            ("a".to_owned(), true, "x".to_owned()),
+            ("a".to_owned(), true, "y".to_owned()),
+            ("b".to_owned(), false, "z".to_owned()),
+        ];
+        let indexes = group_indexes(rows);
+        assert_eq!(indexes.len(), 2);
+        assert_eq!(indexes[0].columns, ["x", "y"]);
+        assert!(!indexes[1].unique);
+        assert_eq!(split_name("public.bars"), (Some("public"), "bars"));
+    }
+}
