@@ -59,6 +59,7 @@ fn bench_scheduler(criterion: &mut Criterion) {
                         let options = RunOptions {
                             jobs: 64,
                             keep_going: false,
+                            resume: false,
                         };
                         let summary = Scheduler::new(Arc::clone(&pipeline), plan, options, sender)
                             .with_executor(Arc::new(NoOp))

@@ -21,4 +21,5 @@ pub mod run;
 pub mod secrets;
 pub mod steps;
 pub mod store;
+pub mod transform;
 pub mod values;

@@ -351,6 +351,11 @@ pub struct RunArgs {
     #[arg(long, short = 'k')]
     pub keep_going: bool,
 
+    /// Continue interrupted `append` and `upsert` transforms from their checkpoints instead
+    /// of refusing to start them again.
+    #[arg(long)]
+    pub resume: bool,
+
     /// How progress is shown on stderr.
     #[arg(long, value_enum, default_value_t, env = "PIPEWRIGHT_PROGRESS")]
     pub progress: ProgressChoice,

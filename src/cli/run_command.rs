@@ -81,6 +81,7 @@ pub fn run_command(
     let options = RunOptions {
         jobs,
         keep_going: arguments.keep_going,
+        resume: arguments.resume,
     };
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %pipeline.name);
 

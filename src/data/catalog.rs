@@ -46,6 +46,104 @@ pub fn split_name(name: &str) -> (Option<&str>, &str) {
 
 type NameRow = (String,);
 
+/// The name of the temporary object a query is described through.
+const DESCRIBE_NAME: &str = "pipewright_describe";
+
+/// The columns a query returns, with their types as precise as the engine tells: the query
+/// becomes a temporary view (PostgreSQL, SQLite) or an empty temporary table (MySQL), whose
+/// catalog entry is read like a table's and then dropped.
+pub async fn describe_query(
+    connection: &mut DbConnection,
+    query: &str,
+) -> Result<Vec<Column>, DbError> {
+    let driver = connection.driver();
+    let query = crate::data::row_reader::query_text(query);
+    let name = quote_identifier(driver, DESCRIBE_NAME);
+    let columns = match driver {
+        Driver::Postgres | Driver::Sqlite => {
+            connection
+                .execute(&format!("DROP VIEW IF EXISTS {name}"), Vec::new())
+                .await?;
+            connection
+                .execute(
+                    &format!("CREATE TEMPORARY VIEW {name} AS {query}"),
+                    Vec::new(),
+                )
+                .await?;
+            let schema = if driver == Driver::Postgres {
+                read_postgres(connection, &format!("pg_temp.{DESCRIBE_NAME}")).await
+            } else {
+                read_sqlite(connection, DESCRIBE_NAME).await
+            };
+            connection
+                .execute(&format!("DROP VIEW IF EXISTS {name}"), Vec::new())
+                .await?;
+            schema?.map(|schema| schema.columns).unwrap_or_default()
+        }
+        Driver::MySql => {
+            connection
+                .execute(
+                    &format!("DROP TEMPORARY TABLE IF EXISTS {name}"),
+                    Vec::new(),
+                )
+                .await?;
+            connection
+                .execute(
+                    &format!("CREATE TEMPORARY TABLE {name} AS SELECT * FROM ({query}) AS pipewright_source LIMIT 0"),
+                    Vec::new(),
+                )
+                .await?;
+            let shown = show_columns(connection, &name).await;
+            connection
+                .execute(
+                    &format!("DROP TEMPORARY TABLE IF EXISTS {name}"),
+                    Vec::new(),
+                )
+                .await?;
+            shown?
+        }
+    };
+    Ok(columns)
+}
+
+/// `SHOW COLUMNS` of a MySQL table: unlike `information_schema`, it sees temporary tables.
+async fn show_columns(connection: &mut DbConnection, name: &str) -> Result<Vec<Column>, DbError> {
+    let DbConnection::MySql { connection, .. } = connection else {
+        return Ok(Vec::new());
+    };
+    let sql = format!("SHOW COLUMNS FROM {name}");
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+        .fetch_all(&mut **connection)
+        .await
+        .map_err(|source| DbError::Query {
+            context: format!("running `{sql}`"),
+            source,
+        })?;
+    let mut columns = Vec::with_capacity(rows.len());
+    for row in rows {
+        use sqlx::Row as _;
+        let text = |index: usize| -> Result<String, DbError> {
+            row.try_get::<String, _>(index)
+                .or_else(|_| {
+                    row.try_get::<Vec<u8>, _>(index)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                })
+                .map_err(|source| DbError::Query {
+                    context: format!("reading `{sql}`"),
+                    source,
+                })
+        };
+        let declared = text(1)?;
+        columns.push(Column {
+            name: text(0)?,
+            logical: LogicalType::parse(Driver::MySql, &declared),
+            nullable: text(2)? == "YES",
+            declared,
+        });
+    }
+    Ok(columns)
+}
+
 /// Reads a table's shape; `None` if the table does not exist.
 pub async fn read_table(
     connection: &mut DbConnection,

@@ -283,7 +283,7 @@ impl LogicalType {
             "smallint" | "int2" => Self::Int { bytes: 2 },
             "int" | "int4" | "mediumint" => Self::Int { bytes: 4 },
             "integer" | "bigint" | "int8" => Self::Int { bytes: 8 },
-            "decimal" | "numeric" => Self::Decimal {
+            "decimal" | "numeric" | "decimal_text" => Self::Decimal {
                 precision: numbers.first().copied(),
                 scale: numbers.get(1).copied().or(numbers.first().map(|_| 0)),
             },
@@ -416,14 +416,22 @@ impl LogicalType {
                 "BIGINT".into()
             }
             // Above 2^63 - 1 SQLite's integers end: the text keeps every digit.
-            Self::UInt { .. } => "DECIMAL(20, 0)".into(),
+            Self::UInt { .. } => "DECIMAL_TEXT(20, 0)".into(),
+            // NUMERIC affinity keeps 15 significant digits (it stores a REAL); a wider
+            // decimal is declared with TEXT affinity, which keeps every digit as written.
+            Self::Decimal {
+                precision: Some(precision),
+                scale,
+            } if *precision <= 15 => {
+                format!("DECIMAL({precision}, {})", scale.unwrap_or(0))
+            }
             Self::Decimal {
                 precision: Some(precision),
                 scale,
             } => {
-                format!("DECIMAL({precision}, {})", scale.unwrap_or(0))
+                format!("DECIMAL_TEXT({precision}, {})", scale.unwrap_or(0))
             }
-            Self::Decimal { .. } => "DECIMAL".into(),
+            Self::Decimal { .. } => "DECIMAL_TEXT".into(),
             Self::Float32 | Self::Float64 => "DOUBLE".into(),
             Self::Text {
                 max_length: Some(length),
@@ -589,6 +597,10 @@ mod tests {
             LogicalType::Decimal {
                 precision: Some(12),
                 scale: Some(4),
+            },
+            LogicalType::Decimal {
+                precision: Some(30),
+                scale: Some(10),
             },
             LogicalType::Float64,
             LogicalType::Text {

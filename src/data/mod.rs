@@ -3,10 +3,14 @@
 
 mod catalog;
 mod logical_type;
+pub(crate) mod row_reader;
 mod table_checksum;
 mod value;
 
-pub use catalog::{Column, IndexSpec, TableSchema, list_tables, read_table, split_name};
+pub use catalog::{
+    Column, IndexSpec, TableSchema, describe_query, list_tables, read_table, split_name,
+};
 pub use logical_type::LogicalType;
+pub use row_reader::{ReadError, SourceQuery, checksum_query, read_batches};
 pub use table_checksum::{TableChecksum, row_hash};
 pub use value::{Row, Value, canonical_decimal, canonical_float};

@@ -23,6 +23,12 @@ pub enum Value {
     TimestampTz(DateTime<Utc>),
     Json(serde_json::Value),
     Uuid(uuid::Uuid),
+    /// A value the source holds but no type can: a MySQL zero date, text that is not the
+    /// date its column says. A transform's lossy policy decides what becomes of it.
+    Invalid {
+        text: String,
+        reason: &'static str,
+    },
 }
 
 /// A row: one value per column, in column order.
@@ -41,7 +47,7 @@ impl Value {
             Self::UInt(value) => value.to_string(),
             Self::Decimal(text) => canonical_decimal(text),
             Self::Float(value) => canonical_float(*value),
-            Self::Text(text) => text.clone(),
+            Self::Text(text) | Self::Invalid { text, .. } => text.clone(),
             Self::Bytes(bytes) => {
                 let mut hex = String::with_capacity(bytes.len() * 2 + 2);
                 hex.push_str("\\x");

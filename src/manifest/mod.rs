@@ -17,7 +17,7 @@ mod variables;
 
 use std::path::Path;
 
-pub use analyzer::{DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_TABLE, analyze};
+pub use analyzer::{DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_TABLE, DEFAULT_KEEP_BACKUPS, analyze};
 pub use env_file::{EnvFileError, parse_env_file};
 pub use interpolation::{
     InterpolationError, InterpolationErrorKind, interpolate, is_variable_name,

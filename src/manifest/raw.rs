@@ -183,12 +183,29 @@ pub struct RawStep {
     pub lock_timeout: Option<Spanned<HumanDuration>>,
 
     /// `transform`: where rows are read from.
-    pub from: Option<Spanned<RawEndpoint>>,
+    pub from: Option<Spanned<RawSource>>,
     /// `transform`: where rows are written to.
-    pub to: Option<Spanned<RawEndpoint>>,
-    /// `transform`: rows per batch (default 10000).
+    pub to: Option<Spanned<RawTarget>>,
+    /// `transform`: rows per batch, the unit of writing, committing and progress (default
+    /// 10000).
     #[schemars(range(min = 1))]
     pub batch_size: Option<Spanned<u64>>,
+    /// `transform`: key ranges copied at once, each on its own connections (default 1;
+    /// modes `create`, `replace` and `truncate`).
+    #[schemars(range(min = 1, max = 64))]
+    pub parallel: Option<Spanned<u32>>,
+    /// `transform`: compare row counts and checksums of the target with what was written
+    /// (default `true`).
+    pub verify: Option<bool>,
+    /// `transform`: backups of a replaced or truncated table kept per table; 0 makes none
+    /// (default 1).
+    pub keep_backups: Option<Spanned<u32>>,
+    /// `transform`: what a value the target cannot hold does: `error` (the default), `null`
+    /// or `clamp`.
+    #[schemars(with = "Option<LossyPolicyName>")]
+    pub on_lossy: Option<Spanned<String>>,
+    /// `transform`: rules per column, by source column name (or `table.column`).
+    pub columns: Option<IndexMap<String, Spanned<RawColumnRule>>>,
 
     /// `validate`: the table to check.
     pub table: Option<Spanned<String>>,
@@ -205,8 +222,7 @@ pub struct RawStep {
     pub tolerance: Option<Spanned<f64>>,
 }
 
-/// A table or query on a connection: the two ends of a `transform`, or the other side of a
-/// comparison.
+/// A table or query on a connection: the other side of a comparison.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct RawEndpoint {
     /// The connection's name.
@@ -214,12 +230,96 @@ pub struct RawEndpoint {
     pub connection: Option<Spanned<String>>,
     /// A table name.
     pub table: Option<Spanned<String>>,
-    /// A query, for a source. Never interpolated.
+    /// A query. Never interpolated.
     pub query: Option<Spanned<String>>,
-    /// For a target: `create`, `replace`, `append`, `upsert` or `truncate`.
-    pub mode: Option<Spanned<String>>,
-    /// For a target in `upsert` mode: the key columns.
+}
+
+/// What a `transform` reads: one of `table`, `query`, `tables`, or `include` patterns.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawSource {
+    /// The connection's name.
+    #[schemars(required)]
+    pub connection: Option<Spanned<String>>,
+    /// One table (`schema.table` for another schema or database).
+    pub table: Option<Spanned<String>>,
+    /// A query, in the source's SQL. Never interpolated.
+    pub query: Option<Spanned<String>>,
+    /// Several tables, each copied to a table of the same name.
+    pub tables: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Every table whose name matches one of these patterns (`*` any text, `?` one
+    /// character); `["*"]` for all.
+    pub include: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Tables left out of `include`.
+    pub exclude: Option<Vec<Spanned<String>>>,
+    /// The schema (PostgreSQL) or database (MySQL) `include` lists (default: the
+    /// connection's own).
+    pub schema: Option<Spanned<String>>,
+    /// Columns ordering the rows, for checkpoints and key ranges (default: the primary key).
     pub key: Option<Vec<Spanned<String>>>,
+}
+
+/// Where a `transform` writes.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawTarget {
+    /// The connection's name.
+    #[schemars(required)]
+    pub connection: Option<Spanned<String>>,
+    /// The target table (default: the source table's name).
+    pub table: Option<Spanned<String>>,
+    /// The schema (PostgreSQL) or database (MySQL) the tables are written to (default: the
+    /// connection's own).
+    pub schema: Option<Spanned<String>>,
+    /// `create` (the default), `replace`, `append`, `upsert` or `truncate`.
+    #[schemars(with = "Option<TransformModeName>")]
+    pub mode: Option<Spanned<String>>,
+    /// For `mode = "upsert"`: the key columns, as the target names them.
+    pub key: Option<Vec<Spanned<String>>>,
+}
+
+/// The modes of a transform target, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum TransformModeName {
+    Create,
+    Replace,
+    Append,
+    Upsert,
+    Truncate,
+}
+
+/// The lossy-value policies, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum LossyPolicyName {
+    Error,
+    Null,
+    Clamp,
+}
+
+/// What a `transform` does with one column. A key that is not a source column makes a new
+/// column, from `expression` or `value`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawColumnRule {
+    /// The target column's name.
+    pub rename: Option<Spanned<String>>,
+    /// `true` leaves the column out.
+    pub drop: Option<bool>,
+    /// The target column's type, in the target's SQL (`"NUMERIC(12, 2)"`); values are
+    /// converted to it.
+    #[serde(rename = "type")]
+    pub target_type: Option<Spanned<String>>,
+    /// SQL evaluated on the source for each row, in the source's dialect. Never
+    /// interpolated.
+    pub expression: Option<Spanned<String>>,
+    /// The same value in every row.
+    pub value: Option<Spanned<serde_json::Value>>,
+    /// The value written where the source has NULL.
+    pub default: Option<Spanned<serde_json::Value>>,
+    /// This column's lossy-value policy: `error`, `null` or `clamp`.
+    #[schemars(with = "Option<LossyPolicyName>")]
+    pub on_lossy: Option<Spanned<String>>,
 }
 
 /// One data-quality check of a `validate` step.

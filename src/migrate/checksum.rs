@@ -1,8 +1,6 @@
 //! Checksums of migration files, with the algorithm pinned and recorded: upgrading pipewright
 //! never invalidates a history table.
 
-use std::fmt::Write as _;
-
 use sha2::{Digest, Sha256};
 
 /// How a checksum was computed. Each row of a history table records its algorithm, and rows
@@ -41,11 +39,7 @@ impl ChecksumAlgorithm {
     /// The hexadecimal checksum of `text`.
     pub fn checksum(self, text: &str) -> String {
         let digest = Sha256::digest(self.normalize(text).as_bytes());
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            let _ = write!(hex, "{byte:02x}");
-        }
-        hex
+        crate::values::hex(&digest)
     }
 }
 

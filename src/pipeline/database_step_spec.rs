@@ -69,24 +69,6 @@ impl MigrateSpec {
     }
 }
 
-/// A table or query on a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EndpointSpec {
-    pub connection: ConnectionName,
-    pub table: Option<String>,
-    pub query: Option<String>,
-    pub mode: Option<String>,
-    pub key: Vec<String>,
-}
-
-/// A `transform` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TransformSpec {
-    pub from: EndpointSpec,
-    pub to: EndpointSpec,
-    pub batch_size: u64,
-}
-
 /// A `validate` step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidateSpec {

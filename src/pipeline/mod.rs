@@ -9,14 +9,16 @@ mod pipeline;
 mod step_id;
 mod step_kind;
 mod step_spec;
+mod transform_spec;
 
 pub use command_spec::{CommandProgram, CommandSpec};
 pub use connection_spec::{ConnectionName, ConnectionSpec, ConnectionUrl};
-pub use database_step_spec::{
-    BenchSpec, EndpointSpec, MigrateSpec, SqlSource, SqlSpec, TransformSpec, ValidateSpec,
-};
+pub use database_step_spec::{BenchSpec, MigrateSpec, SqlSource, SqlSpec, ValidateSpec};
 pub use driver::Driver;
 pub use pipeline::{LoggingSpec, MonitoringSpec, Pipeline};
 pub use step_id::StepId;
 pub use step_kind::{COMMON_STEP_KEYS, StepKind, UnknownStepKind};
 pub use step_spec::{StepAction, StepSpec};
+pub use transform_spec::{
+    ColumnRule, LossyPolicy, SourceSpec, SourceTables, TargetSpec, TransformMode, TransformSpec,
+};

@@ -64,7 +64,16 @@ impl StepKind {
                 "out_of_order",
                 "lock_timeout",
             ],
-            Self::Transform => &["from", "to", "batch_size"],
+            Self::Transform => &[
+                "from",
+                "to",
+                "batch_size",
+                "parallel",
+                "verify",
+                "keep_backups",
+                "on_lossy",
+                "columns",
+            ],
             Self::Validate => &["connection", "table", "query", "checks"],
             Self::Bench => &["connection", "workload", "baseline", "tolerance"],
         }
@@ -72,7 +81,10 @@ impl StepKind {
 
     /// Whether `run` can execute steps of this kind in this version.
     pub fn is_implemented(self) -> bool {
-        matches!(self, Self::Command | Self::Sql | Self::Migrate)
+        matches!(
+            self,
+            Self::Command | Self::Sql | Self::Migrate | Self::Transform
+        )
     }
 
     fn description(self) -> &'static str {

@@ -1,6 +1,5 @@
 //! A validated step: its id, kind, dependencies, policies and action.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ pub enum StepAction {
     Command(CommandSpec),
     Sql(SqlSpec),
     Migrate(MigrateSpec),
-    Transform(TransformSpec),
+    Transform(Box<TransformSpec>),
     Validate(ValidateSpec),
     Bench(BenchSpec),
 }
@@ -72,11 +71,7 @@ impl StepSpec {
         }
         relativize_paths(&mut definition, &base_dir.display().to_string());
         let digest = Sha256::digest(definition.to_string().as_bytes());
-        let mut text = String::from("sha256:");
-        for byte in digest {
-            let _ = write!(text, "{byte:02x}");
-        }
-        text
+        format!("sha256:{}", crate::values::hex(&digest))
     }
 }
 
@@ -160,13 +155,7 @@ impl StepAction {
                 migrate.dir.display(),
                 migrate.connection
             ),
-            Self::Transform(transform) => format!(
-                "copy `{}`.{} to `{}`.{}",
-                transform.from.connection,
-                transform.from.table.as_deref().unwrap_or("(query)"),
-                transform.to.connection,
-                transform.to.table.as_deref().unwrap_or("?")
-            ),
+            Self::Transform(transform) => transform.summary(),
             Self::Validate(validate) => format!(
                 "{} checks on `{}`.{}",
                 validate.checks.len(),

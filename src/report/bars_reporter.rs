@@ -18,6 +18,8 @@ pub struct BarsReporter {
     multi: MultiProgress,
     overall: ProgressBar,
     steps: HashMap<StepId, ProgressBar>,
+    /// A bar per part of a step (a table of a transform), with rate and time left.
+    parts: HashMap<(StepId, String), ProgressBar>,
 }
 
 impl BarsReporter {
@@ -38,7 +40,26 @@ impl BarsReporter {
             multi,
             overall,
             steps: HashMap::new(),
+            parts: HashMap::new(),
         }
+    }
+
+    fn part_bar(&mut self, id: &StepId, part: &str, unit: &str) -> &ProgressBar {
+        let key = (id.clone(), part.to_owned());
+        if !self.parts.contains_key(&key) {
+            let anchor = self.steps.get(id).unwrap_or(&self.overall);
+            let bar = self.multi.insert_after(anchor, ProgressBar::new(0));
+            bar.set_style(
+                ProgressStyle::with_template(&format!(
+                    "    {{prefix}}  [{{bar:25}}] {{human_pos}}/~{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}"
+                ))
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(part.to_owned());
+            self.parts.insert(key.clone(), bar);
+        }
+        &self.parts[&key]
     }
 
     fn println(&self, text: &str) {
@@ -97,6 +118,19 @@ impl Reporter for BarsReporter {
             }
             RunEvent::StepProgress {
                 id,
+                part: Some(part),
+                done,
+                total,
+                unit,
+            } => {
+                let bar = self.part_bar(id, part, unit);
+                // A catalog's estimate can be short of the real count.
+                bar.set_length(total.unwrap_or(0).max(*done));
+                bar.set_position(*done);
+            }
+            RunEvent::StepProgress {
+                id,
+                part: None,
                 done,
                 total,
                 unit,
@@ -131,6 +165,18 @@ impl Reporter for BarsReporter {
                 ));
             }
             RunEvent::StepFinished { id, result } => {
+                let finished: Vec<(StepId, String)> = self
+                    .parts
+                    .keys()
+                    .filter(|(step, _)| step == id)
+                    .cloned()
+                    .collect();
+                for key in finished {
+                    if let Some(bar) = self.parts.remove(&key) {
+                        bar.finish_and_clear();
+                        self.multi.remove(&bar);
+                    }
+                }
                 if let Some(bar) = self.steps.remove(id) {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);

@@ -1,20 +1,50 @@
 //! Plain progress: one line per step start and end, for CI logs and pipes.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::pipeline::StepId;
 use crate::report::console::write_stderr;
+use crate::report::step_lines::ProgressFigures;
 use crate::report::{Reporter, step_lines};
 use crate::run::{RunEvent, StepSkip};
 
-/// Writes one line per event to stderr.
+/// How often a long step's progress is printed.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When a step (or a part of it) first and last reported progress.
+#[derive(Debug, Clone, Copy)]
+struct ProgressClock {
+    first: Instant,
+    printed: Instant,
+}
+
+/// Writes one line per event to stderr, and a progress line every ten seconds for each
+/// step (or table) that reports progress.
 #[derive(Debug)]
 pub struct LinesReporter {
     color: bool,
     /// Also show steps the plan skips (not selected, disabled).
     verbose: bool,
+    progress: HashMap<(StepId, Option<String>), ProgressClock>,
+    interval: Duration,
 }
 
 impl LinesReporter {
     pub fn new(color: bool, verbose: bool) -> Self {
-        Self { color, verbose }
+        Self {
+            color,
+            verbose,
+            progress: HashMap::new(),
+            interval: PROGRESS_INTERVAL,
+        }
+    }
+
+    /// Prints progress at most once per `interval` (tests use a short one).
+    #[must_use]
+    pub fn with_progress_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
     }
 
     fn line(text: &str) {
@@ -63,6 +93,7 @@ impl Reporter for LinesReporter {
                 color,
             )),
             RunEvent::StepFinished { id, result } => {
+                self.progress.retain(|(step, _), _| step != id);
                 Self::line(&step_lines::step_finished(id, result, color));
             }
             RunEvent::StepSkipped { id, skip } => {
@@ -81,7 +112,42 @@ impl Reporter for LinesReporter {
             } => Self::line(&step_lines::run_finished(
                 *status, *duration, *counts, color,
             )),
-            RunEvent::StepProgress { .. } => {}
+            RunEvent::StepProgress {
+                id,
+                part,
+                done,
+                total,
+                unit,
+            } => {
+                let now = Instant::now();
+                let clock =
+                    self.progress
+                        .entry((id.clone(), part.clone()))
+                        .or_insert(ProgressClock {
+                            first: now,
+                            printed: now,
+                        });
+                if now.duration_since(clock.printed) >= self.interval {
+                    clock.printed = now;
+                    let elapsed = now.duration_since(clock.first).as_secs_f64();
+                    let figures = ProgressFigures {
+                        done: *done,
+                        total: *total,
+                        unit,
+                        rate: if elapsed > 0.0 {
+                            crate::values::approximate(*done) / elapsed
+                        } else {
+                            0.0
+                        },
+                    };
+                    Self::line(&step_lines::step_progress(
+                        id,
+                        part.as_deref(),
+                        &figures,
+                        color,
+                    ));
+                }
+            }
         }
     }
 }

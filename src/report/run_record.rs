@@ -55,6 +55,8 @@ pub struct StepRecord {
     pub failure: Option<crate::run::FailureKind>,
     /// The last lines the step printed.
     pub output_tail: Vec<String>,
+    /// What the step did, in its kind's terms: a transform's tables (docs/transforms.md).
+    pub details: Option<serde_json::Value>,
     /// Digest of the step's resolved definition.
     pub fingerprint: String,
 }
@@ -102,6 +104,7 @@ impl RunRecorder {
                 error: None,
                 failure: None,
                 output_tail: Vec::new(),
+                details: None,
                 fingerprint: pipeline.step(&planned.id).fingerprint(&pipeline.base_dir),
             })
             .collect();
@@ -160,6 +163,7 @@ impl Reporter for RunRecorder {
                     step.error.clone_from(&result.error);
                     step.failure = result.failure;
                     step.output_tail.clone_from(&result.output_tail);
+                    step.details.clone_from(&result.details);
                 }
             }
             RunEvent::StepSkipped { id, skip } => {

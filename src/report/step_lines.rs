@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::pipeline::StepId;
 use crate::report::console::{Style, paint};
 use crate::run::{RunStatus, StepCounts, StepResult, StepSkip, StepStatus};
+use crate::values::approximate;
 
 /// A duration the way a person reads it: `45ms`, `1.20s`, `2m03s`, `1h02m`.
 pub fn format_elapsed(duration: Duration) -> String {
@@ -88,6 +89,49 @@ pub fn step_finished(id: &StepId, result: &StepResult, color: bool) -> String {
 }
 
 /// A line a step printed, prefixed with the step's id so that parallel output stays readable.
+/// Progress of a step (or of one part of it, a table), for plain output: counts, rate and
+/// time left when the total is known.
+pub fn step_progress(
+    id: &StepId,
+    part: Option<&str>,
+    progress: &ProgressFigures,
+    color: bool,
+) -> String {
+    let mut line = format!("{}  {id}", word("...", Style::Dim, color));
+    if let Some(part) = part {
+        let _ = write!(line, " {part}");
+    }
+    let _ = write!(line, ": {} {}", progress.done, progress.unit);
+    if let Some(total) = progress.total {
+        let percent = if total == 0 {
+            100.0
+        } else {
+            approximate(progress.done) * 100.0 / approximate(total)
+        };
+        let _ = write!(line, " of ~{total} ({percent:.0}%)");
+    }
+    if progress.rate > 0.0 {
+        let _ = write!(line, ", {:.0} {}/s", progress.rate, progress.unit);
+        if let Some(total) = progress.total
+            && total > progress.done
+        {
+            let left = Duration::from_secs_f64(approximate(total - progress.done) / progress.rate);
+            let _ = write!(line, ", about {} left", format_elapsed(left));
+        }
+    }
+    line
+}
+
+/// What a progress line says.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressFigures {
+    pub done: u64,
+    pub total: Option<u64>,
+    pub unit: &'static str,
+    /// Per second, since the first report.
+    pub rate: f64,
+}
+
 pub fn step_output(id: &StepId, line: &str, color: bool) -> String {
     format!("{} {line}", paint(&format!("{id:>5} |"), Style::Dim, color))
 }

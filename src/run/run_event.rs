@@ -140,6 +140,9 @@ pub struct StepResult {
     pub rows: Option<u64>,
     /// The last lines the step printed (commands), for failure reports.
     pub output_tail: Vec<String>,
+    /// What the step did, in its kind's own terms (a transform's tables, rows, checksums
+    /// and backups).
+    pub details: Option<serde_json::Value>,
 }
 
 /// Which of a process's output streams a line came from.
@@ -177,6 +180,8 @@ pub enum RunEvent {
     },
     StepProgress {
         id: StepId,
+        /// The part of the step the progress is about (a table of a transform), if any.
+        part: Option<String>,
         done: u64,
         total: Option<u64>,
         unit: &'static str,

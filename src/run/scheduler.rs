@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Keep starting steps that do not depend on a failed one.
     pub keep_going: bool,
+    /// Continue interrupted transforms from their checkpoints.
+    pub resume: bool,
 }
 
 /// What a finished run amounts to.
@@ -159,6 +161,8 @@ impl Scheduler {
                             cancel: cancel.child_token(),
                             events: self.events.clone(),
                             connections: Arc::clone(&self.connections),
+                            pipeline: Arc::from(self.pipeline.name.as_str()),
+                            resume: self.options.resume,
                         },
                     )
                     .instrument(span),
@@ -315,6 +319,7 @@ fn panicked_result(error: &tokio::task::JoinError) -> StepResult {
         failure: Some(FailureKind::Step),
         rows: None,
         output_tail: Vec::new(),
+        details: None,
     }
 }
 
@@ -380,11 +385,12 @@ async fn run_step(
         }
     };
     let (status, result) = outcome;
-    let (rows, output_tail, error, failure) = match result {
-        Ok(output) => (output.rows, output.output_tail, None, None),
+    let (rows, output_tail, details, error, failure) = match result {
+        Ok(output) => (output.rows, output.output_tail, output.details, None, None),
         Err(error) => (
             None,
             error.output_tail().to_vec(),
+            error.details(),
             Some(error_chain(&error)),
             (status != StepStatus::Cancelled).then(|| error.failure_kind()),
         ),
@@ -405,6 +411,7 @@ async fn run_step(
             failure,
             rows,
             output_tail,
+            details,
         },
     )
 }

@@ -127,6 +127,7 @@ pub async fn run_command(
         Ok(StepOutput {
             rows: None,
             output_tail,
+            details: None,
         })
     } else {
         Err(StepError::Exited {

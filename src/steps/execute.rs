@@ -4,7 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::pipeline::{StepAction, StepSpec};
-use crate::steps::{StepContext, StepError, StepOutput, run_command, run_migrate, run_sql};
+use crate::steps::{
+    StepContext, StepError, StepOutput, run_command, run_migrate, run_sql, run_transform,
+};
 
 /// A boxed step future, so executors can be trait objects.
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<StepOutput, StepError>> + Send + 'a>>;
@@ -31,7 +33,8 @@ pub async fn execute(step: &StepSpec, context: &StepContext) -> Result<StepOutpu
         StepAction::Command(command) => run_command(command, context).await,
         StepAction::Sql(sql) => run_sql(sql, context).await,
         StepAction::Migrate(migrate) => run_migrate(migrate, context).await,
-        StepAction::Transform(_) | StepAction::Validate(_) | StepAction::Bench(_) => {
+        StepAction::Transform(transform) => run_transform(transform, context).await,
+        StepAction::Validate(_) | StepAction::Bench(_) => {
             Err(StepError::NotImplemented { kind: step.kind() })
         }
     }

@@ -2,7 +2,6 @@
 
 use crate::migrate::{AppliedFile, MigrateError, MigrateProgress, Migrator};
 use crate::pipeline::MigrateSpec;
-use crate::run::{OutputStream, RunEvent};
 use crate::steps::{StepContext, StepError, StepOutput};
 
 /// Reports each file as a line of the step's output and as progress in files.
@@ -12,12 +11,7 @@ struct StepProgress<'a> {
 
 impl StepProgress<'_> {
     fn line(&self, text: String) {
-        tracing::debug!(step = %self.context.step_id, "{text}");
-        let _ = self.context.events.send(RunEvent::StepOutput {
-            id: self.context.step_id.clone(),
-            stream: OutputStream::Stdout,
-            line: text,
-        });
+        self.context.output_line(text);
     }
 }
 
@@ -68,6 +62,7 @@ pub async fn run_migrate(
                     .iter()
                     .map(|file| format!("applied {}", file.file))
                     .collect(),
+                details: None,
             })
         }
         Err(MigrateError::Cancelled { .. }) => Err(StepError::Cancelled {

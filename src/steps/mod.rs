@@ -6,6 +6,7 @@ mod migrate_step;
 mod sql_step;
 mod step_context;
 mod step_error;
+mod transform_step;
 
 pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
 pub use execute::{Engines, StepExecutor, StepFuture, execute};
@@ -13,3 +14,4 @@ pub use migrate_step::run_migrate;
 pub use sql_step::run_sql;
 pub use step_context::{StepContext, StepOutput};
 pub use step_error::StepError;
+pub use transform_step::run_transform;

@@ -31,7 +31,7 @@ pub async fn run_sql(spec: &SqlSpec, context: &StepContext) -> Result<StepOutput
     {
         Ok(rows) => Ok(StepOutput {
             rows: Some(rows),
-            output_tail: Vec::new(),
+            ..StepOutput::default()
         }),
         Err(DbError::Cancelled) => Err(StepError::Cancelled {
             output_tail: Vec::new(),

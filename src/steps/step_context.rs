@@ -20,6 +20,10 @@ pub struct StepContext {
     pub events: UnboundedSender<RunEvent>,
     /// The pipeline's connections, opened on first use and shared by the steps.
     pub connections: Arc<Connections>,
+    /// The pipeline's name: with the step id, what names a step's checkpoints.
+    pub pipeline: Arc<str>,
+    /// `run --resume`: continue interrupted copies from their checkpoints.
+    pub resume: bool,
 }
 
 impl StepContext {
@@ -39,6 +43,28 @@ impl StepContext {
     pub fn progress(&self, done: u64, total: Option<u64>, unit: &'static str) {
         let _ = self.events.send(RunEvent::StepProgress {
             id: self.step_id.clone(),
+            part: None,
+            done,
+            total,
+            unit,
+        });
+    }
+
+    /// A line of the step's output (what it did), shown as the run goes and logged.
+    pub fn output_line(&self, text: String) {
+        tracing::debug!(step = %self.step_id, "{text}");
+        let _ = self.events.send(RunEvent::StepOutput {
+            id: self.step_id.clone(),
+            stream: crate::run::OutputStream::Stdout,
+            line: text,
+        });
+    }
+
+    /// Reports progress of one part of the step (a table), shown on a line or bar of its own.
+    pub fn part_progress(&self, part: &str, done: u64, total: Option<u64>, unit: &'static str) {
+        let _ = self.events.send(RunEvent::StepProgress {
+            id: self.step_id.clone(),
+            part: Some(part.to_owned()),
             done,
             total,
             unit,
@@ -51,4 +77,6 @@ impl StepContext {
 pub struct StepOutput {
     pub rows: Option<u64>,
     pub output_tail: Vec<String>,
+    /// What the step did, for the run report.
+    pub details: Option<serde_json::Value>,
 }

@@ -59,8 +59,24 @@ pub enum StepError {
         source: std::io::Error,
     },
 
+    #[error("{}", transform_message(.error))]
+    Transform {
+        error: crate::transform::TransformError,
+        /// What the step did before it failed (tables copied, backups made).
+        details: Option<serde_json::Value>,
+    },
+
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
+}
+
+/// The transform's error with its causes, then what to do about it.
+fn transform_message(error: &crate::transform::TransformError) -> String {
+    let chain = crate::error_chain::error_chain(error);
+    match error.help() {
+        Some(help) => format!("{chain}; {help}"),
+        None => chain,
+    }
 }
 
 /// The engine's error with its causes, then what to do about it.
@@ -92,7 +108,16 @@ impl StepError {
             Self::Database(error) => error.is_transient(),
             // Another migration held the lock: it may be done by the next attempt.
             Self::Migrate(error) => error.is_lock_timeout(),
+            Self::Transform { error, .. } => error.is_transient(),
             _ => false,
+        }
+    }
+
+    /// What the step did before it failed, when its kind reports it.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Transform { details, .. } => details.clone(),
+            _ => None,
         }
     }
 

@@ -33,6 +33,7 @@ pub enum StoreRecord {
         fingerprint: String,
     },
     Metric(MetricRecord),
+    Check(CheckRecord),
     RunFinished {
         run_id: String,
         status: String,
@@ -69,6 +70,24 @@ pub struct MetricRecord {
     pub database_type: Option<String>,
     pub table_name: Option<String>,
     pub success: bool,
+    pub run_id: Option<String>,
+    pub step_id: Option<String>,
+}
+
+/// A row of `data_quality_checks`: one check's outcome (a transform's verification, a
+/// validation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub timestamp: DateTime<Utc>,
+    pub check_type: String,
+    pub table_name: Option<String>,
+    /// `passed`, `failed` or `warned`.
+    pub status: String,
+    pub expected_value: Option<f64>,
+    pub actual_value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// What was compared and what differed, for people.
+    pub details: Option<String>,
     pub run_id: Option<String>,
     pub step_id: Option<String>,
 }
@@ -161,6 +180,21 @@ impl StoreRecord {
                     metric.success.into(),
                     fit(metric.run_id.as_deref(), 36),
                     fit(metric.step_id.as_deref(), 255),
+                ],
+            ),
+            Self::Check(check) => (
+                "INSERT INTO data_quality_checks (timestamp, check_type, table_name, status, expected_value, actual_value, threshold, details, run_id, step_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    check.timestamp.naive_utc().into(),
+                    fit(Some(&check.check_type), 50),
+                    fit(check.table_name.as_deref(), 100),
+                    fit(Some(&check.status), 20),
+                    check.expected_value.into(),
+                    check.actual_value.into(),
+                    check.threshold.into(),
+                    check.details.clone().into(),
+                    fit(check.run_id.as_deref(), 36),
+                    fit(check.step_id.as_deref(), 255),
                 ],
             ),
             Self::RunFinished {

@@ -35,23 +35,33 @@ const VERSIONS: &[SchemaVersion] = &[
         postgres: include_str!("../../migrations/store/postgres/0003_wide_row_counts.sql"),
         mysql: include_str!("../../migrations/store/mysql/0003_wide_row_counts.sql"),
     },
+    SchemaVersion {
+        version: 4,
+        description: "check details",
+        sqlite: include_str!("../../migrations/store/sqlite/0004_check_details.sql"),
+        postgres: include_str!("../../migrations/store/postgres/0004_check_details.sql"),
+        mysql: include_str!("../../migrations/store/mysql/0004_check_details.sql"),
+    },
 ];
 
 /// The newest schema version this pipewright knows.
-pub const LATEST_VERSION: i64 = 3;
+pub const LATEST_VERSION: i64 = 4;
 
 /// Columns pipewright adds to monitoring tables created by others (SEED.md's own DDL has no
 /// run or step), so an existing monitoring database can be adopted as it is.
-const ADOPTED_COLUMNS: &[(&str, &str)] = &[
-    ("logs", "run_id"),
-    ("logs", "step_id"),
-    ("performance_metrics", "run_id"),
-    ("performance_metrics", "step_id"),
-    ("data_quality_checks", "run_id"),
-    ("data_quality_checks", "step_id"),
-    ("alerts", "run_id"),
-    ("alerts", "step_id"),
+const ADOPTED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("logs", "run_id", "VARCHAR(36)"),
+    ("logs", "step_id", "VARCHAR(255)"),
+    ("performance_metrics", "run_id", "VARCHAR(36)"),
+    ("performance_metrics", "step_id", "VARCHAR(255)"),
+    ("data_quality_checks", "run_id", "VARCHAR(36)"),
+    ("data_quality_checks", "step_id", "VARCHAR(255)"),
+    ("alerts", "run_id", "VARCHAR(36)"),
+    ("alerts", "step_id", "VARCHAR(255)"),
 ];
+
+/// Columns later schema versions add, by version.
+const ADDED_COLUMNS: &[(i64, &str, &str, &str)] = &[(4, "data_quality_checks", "details", "TEXT")];
 
 /// Why the store's schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +107,14 @@ pub(crate) async fn upgrade(database: &Database) -> Result<(), SchemaError> {
             database.execute(&statement, Vec::new()).await?;
         }
         if version.version == 1 {
-            adopt_existing_tables(database).await?;
+            add_missing_columns(database, ADOPTED_COLUMNS).await?;
         }
+        let added: Vec<(&str, &str, &str)> = ADDED_COLUMNS
+            .iter()
+            .filter(|(added_in, ..)| *added_in == version.version)
+            .map(|(_, table, column, column_type)| (*table, *column, *column_type))
+            .collect();
+        add_missing_columns(database, &added).await?;
         let insert = match driver {
             Driver::Sqlite => {
                 "INSERT OR IGNORE INTO pipewright_store_schema (version, description, applied_at) VALUES (?, ?, ?)"
@@ -124,8 +140,13 @@ pub(crate) async fn upgrade(database: &Database) -> Result<(), SchemaError> {
     Ok(())
 }
 
-/// Adds `run_id` and `step_id` to monitoring tables that were created without them.
-async fn adopt_existing_tables(database: &Database) -> Result<(), DbError> {
+/// Adds the columns a table lacks (`run_id` and `step_id` to monitoring tables created
+/// without them, columns of later versions). Another process adding the same column at the
+/// same time is not an error.
+async fn add_missing_columns(
+    database: &Database,
+    columns: &[(&str, &str, &str)],
+) -> Result<(), DbError> {
     let driver = database.driver();
     let columns_sql = match driver {
         Driver::Sqlite => "SELECT name FROM pragma_table_info(?)",
@@ -136,23 +157,20 @@ async fn adopt_existing_tables(database: &Database) -> Result<(), DbError> {
             "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
         }
     };
-    for (table, column) in ADOPTED_COLUMNS {
-        let existing: Vec<(String,)> = database
-            .fetch_all(columns_sql, vec![(*table).into()])
-            .await?;
-        if existing
-            .iter()
-            .any(|(name,)| name.eq_ignore_ascii_case(column))
-        {
+    for (table, column, column_type) in columns {
+        let has_column = async || -> Result<bool, DbError> {
+            let existing: Vec<(String,)> = database
+                .fetch_all(columns_sql, vec![(*table).into()])
+                .await?;
+            Ok(existing
+                .iter()
+                .any(|(name,)| name.eq_ignore_ascii_case(column)))
+        };
+        if has_column().await? {
             continue;
         }
-        let column_type = if *column == "run_id" {
-            "VARCHAR(36)"
-        } else {
-            "VARCHAR(255)"
-        };
-        tracing::info!(target: "pipewright::store", "adding `{column}` to the existing `{table}` table");
-        database
+        tracing::debug!(target: "pipewright::store", "adding `{column}` to the `{table}` table");
+        let added = database
             .execute(
                 &format!(
                     "ALTER TABLE {} ADD COLUMN {} {column_type}",
@@ -161,7 +179,12 @@ async fn adopt_existing_tables(database: &Database) -> Result<(), DbError> {
                 ),
                 Vec::new(),
             )
-            .await?;
+            .await;
+        if let Err(error) = added
+            && !has_column().await?
+        {
+            return Err(error);
+        }
     }
     Ok(())
 }

@@ -70,11 +70,7 @@ impl StoreTarget {
     pub fn key(&self) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(self.connection.url.redacted().as_bytes());
-        digest.iter().take(6).fold(String::new(), |mut key, byte| {
-            use std::fmt::Write as _;
-            let _ = write!(key, "{byte:02x}");
-            key
-        })
+        crate::values::hex(&digest[..6])
     }
 
     /// The store for messages: its connection's name and redacted URL.

@@ -6,16 +6,12 @@ use crate::manifest::raw::{RawCheck, RawEndpoint, RawStep, RawWorkload};
 use crate::manifest::suggestion::help_for_unknown;
 use crate::manifest::{ManifestError, Span, Spanned};
 use crate::pipeline::{
-    BenchSpec, CommandProgram, CommandSpec, ConnectionName, EndpointSpec, MigrateSpec, SqlSource,
-    SqlSpec, StepAction, StepKind, TransformSpec, ValidateSpec,
+    BenchSpec, CommandProgram, CommandSpec, ConnectionName, MigrateSpec, SqlSource, SqlSpec,
+    StepAction, StepKind, ValidateSpec,
 };
 
 /// The default history table of a `migrate` step.
 pub const DEFAULT_HISTORY_TABLE: &str = "pipewright_migrations";
-/// Rows per batch of a `transform` step when `batch_size` is not set.
-pub const DEFAULT_BATCH_SIZE: u64 = 10_000;
-
-const TRANSFORM_MODES: [&str; 5] = ["create", "replace", "append", "upsert", "truncate"];
 const CHECK_KINDS: [&str; 12] = [
     "row_count",
     "not_null",
@@ -48,7 +44,7 @@ impl Analyzer<'_> {
             StepKind::Migrate => self.migrate(path, id_span, raw).map(StepAction::Migrate),
             StepKind::Transform => self
                 .transform(path, id_span, raw)
-                .map(StepAction::Transform),
+                .map(|spec| StepAction::Transform(Box::new(spec))),
             StepKind::Validate => self.validate(path, id_span, raw).map(StepAction::Validate),
             StepKind::Bench => self.bench(path, id_span, raw).map(StepAction::Bench),
         }
@@ -141,7 +137,7 @@ impl Analyzer<'_> {
         Some(CommandProgram::Argv(argv))
     }
 
-    fn required_connection(
+    pub(super) fn required_connection(
         &mut self,
         path: &str,
         id_span: &Span,
@@ -162,7 +158,7 @@ impl Analyzer<'_> {
     }
 
     /// Exactly one of two alternative keys, such as `sql` and `file`.
-    fn one_of<'r>(
+    pub(super) fn one_of<'r>(
         &mut self,
         path: &str,
         id_span: &Span,
@@ -279,147 +275,16 @@ impl Analyzer<'_> {
         })
     }
 
-    /// A table or query on a connection. A source (`from`, `same_as`) takes `table` or
-    /// `query`; a target (`to`) takes `table`, `mode` and, for `upsert`, `key`.
-    fn endpoint(
-        &mut self,
-        path: &str,
-        raw: &Spanned<RawEndpoint>,
-        role: EndpointRole,
-    ) -> Option<EndpointSpec> {
+    /// A table or query on a connection: the other side of a comparison.
+    fn endpoint(&mut self, path: &str, raw: &Spanned<RawEndpoint>) {
         let inner = raw.get();
-        let connection = self.required_connection(path, &raw.span(), inner.connection.as_ref());
-        let (table, query) = match role {
-            EndpointRole::Source => {
-                match self.one_of(
-                    path,
-                    &raw.span(),
-                    ("table", inner.table.as_ref()),
-                    ("query", inner.query.as_ref()),
-                )? {
-                    (true, table) => (Some(table.get().clone()), None),
-                    (false, query) => (None, Some(query.get().clone())),
-                }
-            }
-            EndpointRole::Target => {
-                if let Some(query) = &inner.query {
-                    self.conflict(
-                        query.span(),
-                        format!("`{path}` is a target, which cannot be a query"),
-                        "not for a target",
-                        "a target is a table: write `table = \"...\"`",
-                    );
-                }
-                match &inner.table {
-                    Some(table) => (Some(table.get().clone()), None),
-                    None => {
-                        self.missing("table", path, raw.span(), None);
-                        return None;
-                    }
-                }
-            }
-        };
-        for (key, present) in [
-            ("mode", inner.mode.as_ref().map(Spanned::span)),
-            (
-                "key",
-                inner
-                    .key
-                    .as_ref()
-                    .and_then(|key| key.first())
-                    .map(Spanned::span),
-            ),
-        ] {
-            if let (EndpointRole::Source, Some(span)) = (role, present) {
-                self.conflict(
-                    span,
-                    format!("`{key}` does not apply to `{path}`, which is read from"),
-                    "only for a target",
-                    &format!("`{key}` belongs to the target of a transform, `to`"),
-                );
-            }
-        }
-        let mode = match &inner.mode {
-            Some(mode) if !TRANSFORM_MODES.contains(&mode.as_str()) => {
-                self.errors.push(ManifestError::InvalidValue {
-                    key: format!("{path}.mode"),
-                    message: format!("unknown mode `{}`", mode.as_str()),
-                    span: source_span(&mode.span()),
-                    help: help_for_unknown(mode.as_str(), TRANSFORM_MODES),
-                });
-                None
-            }
-            mode => mode.as_ref().map(|mode| mode.get().clone()),
-        };
-        let key: Vec<String> = inner
-            .key
-            .iter()
-            .flatten()
-            .map(|column| column.get().clone())
-            .collect();
-        if role == EndpointRole::Target {
-            match (mode.as_deref(), key.is_empty()) {
-                (Some("upsert"), true) => self.missing(
-                    "key",
-                    path,
-                    raw.span(),
-                    Some("an upsert needs the key columns: `key = [\"id\"]`"),
-                ),
-                (Some("upsert"), false) | (_, true) => {}
-                (_, false) => self.conflict(
-                    inner
-                        .key
-                        .as_ref()
-                        .and_then(|key| key.first())
-                        .map_or(raw.span(), Spanned::span),
-                    "`key` is only used by `mode = \"upsert\"`".to_owned(),
-                    "not used",
-                    "remove `key`, or set `mode = \"upsert\"`",
-                ),
-            }
-        }
-        Some(EndpointSpec {
-            connection: connection?,
-            table,
-            query,
-            mode,
-            key,
-        })
-    }
-
-    fn transform(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<TransformSpec> {
-        let mut endpoint = |key: &str, value: Option<&Spanned<RawEndpoint>>, role| match value {
-            Some(value) => self.endpoint(&format!("{path}.{key}"), value, role),
-            None => {
-                self.missing(
-                    key,
-                    path,
-                    id_span.clone(),
-                    Some("for example `{ connection = \"warehouse\", table = \"daily_bars\" }`"),
-                );
-                None
-            }
-        };
-        let from = endpoint("from", raw.from.as_ref(), EndpointRole::Source);
-        let to = endpoint("to", raw.to.as_ref(), EndpointRole::Target);
-        let batch_size = match &raw.batch_size {
-            Some(size) if *size.get() == 0 => {
-                self.invalid(
-                    size.span(),
-                    &format!("{path}.batch_size"),
-                    "must be at least 1",
-                    None,
-                );
-                None
-            }
-            Some(size) => Some(*size.get()),
-            None => Some(DEFAULT_BATCH_SIZE),
-        };
-        Some(TransformSpec {
-            from: from?,
-            to: to?,
-            batch_size: batch_size?,
-        })
+        self.required_connection(path, &raw.span(), inner.connection.as_ref());
+        self.one_of(
+            path,
+            &raw.span(),
+            ("table", inner.table.as_ref()),
+            ("query", inner.query.as_ref()),
+        );
     }
 
     fn validate(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<ValidateSpec> {
@@ -478,7 +343,7 @@ impl Analyzer<'_> {
             });
         }
         if let Some(other) = &inner.same_as {
-            self.endpoint(&format!("{path}.same_as"), other, EndpointRole::Source);
+            self.endpoint(&format!("{path}.same_as"), other);
         }
         match &inner.kind {
             Some(kind) if CHECK_KINDS.contains(&kind.as_str()) => Some(kind.get().clone()),
@@ -561,11 +426,4 @@ impl Analyzer<'_> {
             }
         }
     }
-}
-
-/// Which end of a copy or comparison an endpoint is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EndpointRole {
-    Source,
-    Target,
 }

@@ -4,6 +4,8 @@ mod actions;
 #[allow(clippy::module_inception)]
 mod analyzer;
 mod steps;
+mod transform;
 
-pub use actions::{DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_TABLE};
+pub use actions::DEFAULT_HISTORY_TABLE;
 pub use analyzer::analyze;
+pub use transform::{DEFAULT_BATCH_SIZE, DEFAULT_KEEP_BACKUPS};

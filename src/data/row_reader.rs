@@ -1,0 +1,647 @@
+//! Reading rows as [`Value`]s, streamed in batches: never a whole table in memory.
+//!
+//! Columns are selected with per-engine expressions where the driver's own decoding would lose
+//! something: decimals as text (every digit), MySQL dates as text (zero dates), JSON as text,
+//! types pipewright does not know as text.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use futures_util::TryStreamExt as _;
+use sqlx::{AssertSqlSafe, Row as _, ValueRef as _};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::data::{Column, LogicalType, Row, TableChecksum, Value};
+use crate::db::{DbConnection, DbError, quote_identifier};
+use crate::pipeline::Driver;
+
+/// A query that reads rows: the columns it returns, where from, in which order.
+#[derive(Debug, Clone)]
+pub struct SourceQuery {
+    driver: Driver,
+    pub columns: Vec<Column>,
+    /// `"table" AS pipewright_source` or `(query) AS pipewright_source`.
+    relation: String,
+    conditions: Vec<String>,
+    order_by: Option<String>,
+    /// The canonical text of the key values the conditions' `?` compare with (a resume
+    /// point).
+    pub parameters: Vec<String>,
+}
+
+/// The alias of the relation read from: key columns are qualified with it so that `WHERE`
+/// and `ORDER BY` always mean the stored column, never a select-list expression of the same
+/// name (PostgreSQL and MySQL resolve a bare name to the output column first).
+const SOURCE_ALIAS: &str = "pipewright_source";
+
+/// What a source column is read as, when the plain column would lose something.
+fn select_expression(driver: Driver, column: &Column) -> String {
+    let name = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &column.name));
+    match (driver, &column.logical) {
+        (Driver::Postgres, LogicalType::Decimal { .. } | LogicalType::Other { .. }) => {
+            format!("CAST({name} AS TEXT)")
+        }
+        (
+            Driver::MySql,
+            LogicalType::Decimal { .. }
+            | LogicalType::Date
+            | LogicalType::Time { .. }
+            | LogicalType::Timestamp { .. }
+            | LogicalType::TimestampTz { .. }
+            | LogicalType::Json
+            | LogicalType::Other { .. },
+        ) => format!("CAST({name} AS CHAR)"),
+        (Driver::MySql, LogicalType::Bit { .. }) => format!("CAST({name} AS UNSIGNED)"),
+        _ => name,
+    }
+}
+
+/// The placeholder of a key value bound as text, cast to the key column's type where the
+/// engine would otherwise compare text with a number.
+fn key_placeholder(driver: Driver, column: &Column) -> String {
+    match (driver, &column.logical) {
+        (Driver::Postgres, _) => format!("CAST(? AS {})", column.declared),
+        (Driver::MySql, LogicalType::Int { .. } | LogicalType::Bool) => "CAST(? AS SIGNED)".into(),
+        (Driver::MySql, LogicalType::UInt { .. } | LogicalType::Bit { .. }) => {
+            "CAST(? AS UNSIGNED)".into()
+        }
+        (Driver::Sqlite, LogicalType::Int { .. } | LogicalType::Bool) => {
+            "CAST(? AS INTEGER)".into()
+        }
+        (Driver::Sqlite, LogicalType::Float32 | LogicalType::Float64) => "CAST(? AS REAL)".into(),
+        _ => "?".into(),
+    }
+}
+
+impl SourceQuery {
+    /// Every row of `table`, as `columns`.
+    pub fn table(driver: Driver, table: &str, columns: &[Column]) -> Self {
+        let relation = format!("{} AS {SOURCE_ALIAS}", quote_identifier(driver, table));
+        Self::from_relation(driver, relation, columns)
+    }
+
+    /// Every row a query returns, its columns as [`describe_query`](crate::data::describe_query)
+    /// reported them.
+    pub fn query(driver: Driver, query: &str, columns: &[Column]) -> Self {
+        let relation = format!("({}) AS {SOURCE_ALIAS}", query_text(query));
+        Self::from_relation(driver, relation, columns)
+    }
+
+    fn from_relation(driver: Driver, relation: String, columns: &[Column]) -> Self {
+        Self {
+            driver,
+            columns: columns.to_vec(),
+            relation,
+            conditions: Vec::new(),
+            order_by: None,
+            parameters: Vec::new(),
+        }
+    }
+
+    /// The statement, with `?` placeholders.
+    pub fn sql(&self) -> String {
+        let list = self
+            .columns
+            .iter()
+            .map(|column| select_expression(self.driver, column))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!("SELECT {list} FROM {}", self.relation);
+        if !self.conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&self.conditions.join(" AND "));
+        }
+        if let Some(order) = &self.order_by {
+            sql.push_str(" ORDER BY ");
+            sql.push_str(order);
+        }
+        sql
+    }
+
+    fn qualified(&self, column: &Column) -> String {
+        format!(
+            "{SOURCE_ALIAS}.{}",
+            quote_identifier(self.driver, &column.name)
+        )
+    }
+
+    /// Reads in the order of `key` (columns of the relation), after `after` when given: the
+    /// keyset pagination that resumes a copy. `after` holds canonical texts, one per column.
+    #[must_use]
+    pub fn in_key_order(mut self, key: &[Column], after: Option<Vec<String>>) -> Self {
+        if key.is_empty() {
+            return self;
+        }
+        let names = key
+            .iter()
+            .map(|column| self.qualified(column))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Some(values) = after {
+            let marks = key
+                .iter()
+                .map(|column| key_placeholder(self.driver, column))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.conditions.push(format!("({names}) > ({marks})"));
+            self.parameters = values;
+        }
+        self.order_by = Some(names);
+        self
+    }
+
+    /// Restricts to the rows whose `key` is one of `keys` (canonical texts, one per key
+    /// column): reading back a batch just written.
+    #[must_use]
+    pub fn with_keys(mut self, key: &[Column], keys: &[Vec<String>]) -> Self {
+        let names = key
+            .iter()
+            .map(|column| self.qualified(column))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let tuple = format!(
+            "({})",
+            key.iter()
+                .map(|column| key_placeholder(self.driver, column))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let tuples = vec![tuple; keys.len()].join(", ");
+        self.conditions.push(format!("({names}) IN ({tuples})"));
+        self.parameters
+            .extend(keys.iter().flat_map(|values| values.iter().cloned()));
+        self
+    }
+
+    /// Restricts to rows whose integer `column` is in `[low, high)` (an open end is `None`):
+    /// one range of a parallel copy.
+    #[must_use]
+    pub fn in_range(mut self, column: &Column, low: Option<i64>, high: Option<i64>) -> Self {
+        let name = self.qualified(column);
+        if let Some(low) = low {
+            self.conditions.push(format!("{name} >= {low}"));
+        }
+        if let Some(high) = high {
+            self.conditions.push(format!("{name} < {high}"));
+        }
+        self
+    }
+}
+
+/// A query's text without its final `;`, to nest it.
+pub(crate) fn query_text(query: &str) -> &str {
+    query.trim().trim_end_matches(';').trim_end()
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot read column `{column}` as {logical}: {message}")]
+    Decode {
+        column: String,
+        logical: LogicalType,
+        message: String,
+    },
+    #[error("the writer stopped")]
+    WriterGone,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The count and checksum of the rows `query` returns, read in batches.
+pub async fn checksum_query(
+    connection: &mut DbConnection,
+    query: &SourceQuery,
+    cancel: &CancellationToken,
+) -> Result<TableChecksum, ReadError> {
+    const BATCH: usize = 5_000;
+    let (sender, mut receiver) = mpsc::channel::<Vec<Row>>(2);
+    let summing = async move {
+        let mut checksum = TableChecksum::default();
+        while let Some(rows) = receiver.recv().await {
+            for row in &rows {
+                checksum.add(row);
+            }
+        }
+        checksum
+    };
+    let reading = async move {
+        let result = read_batches(connection, query, BATCH, &sender, cancel).await;
+        drop(sender);
+        result
+    };
+    let (read, checksum) = tokio::join!(reading, summing);
+    read?;
+    Ok(checksum)
+}
+
+/// Streams the rows of `query` to `sender` in batches of `batch_size`; returns how many rows
+/// were read. The channel's bound is the memory bound: the reader waits for the writer.
+pub async fn read_batches(
+    connection: &mut DbConnection,
+    query: &SourceQuery,
+    batch_size: usize,
+    sender: &mpsc::Sender<Vec<Row>>,
+    cancel: &CancellationToken,
+) -> Result<u64, ReadError> {
+    let driver = connection.driver();
+    let sql = crate::db::placeholders(driver, &query.sql());
+    let columns = &query.columns;
+    let mut rows = 0_u64;
+    let mut batch = Vec::with_capacity(batch_size);
+    macro_rules! stream {
+        ($connection:expr, $decode:ident) => {{
+            let mut statement = sqlx::query(AssertSqlSafe(sql.clone()));
+            for parameter in &query.parameters {
+                statement = statement.bind(parameter.clone());
+            }
+            let mut stream = statement.fetch(&mut **$connection);
+            loop {
+                let next = tokio::select! {
+                    next = stream.try_next() => next,
+                    () = cancel.cancelled() => return Err(ReadError::Cancelled),
+                };
+                let Some(row) = next.map_err(|source| DbError::Query {
+                    context: format!("reading `{}`", crate::db::preview(&sql)),
+                    source,
+                })?
+                else {
+                    break;
+                };
+                batch.push($decode(&row, columns)?);
+                rows += 1;
+                if batch.len() == batch_size {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                    sender.send(full).await.map_err(|_| ReadError::WriterGone)?;
+                }
+            }
+        }};
+    }
+    match connection {
+        DbConnection::Postgres { connection, .. } => stream!(connection, decode_postgres),
+        DbConnection::MySql { connection, .. } => stream!(connection, decode_mysql),
+        DbConnection::Sqlite { connection, .. } => stream!(connection, decode_sqlite),
+    }
+    if !batch.is_empty() {
+        sender
+            .send(batch)
+            .await
+            .map_err(|_| ReadError::WriterGone)?;
+    }
+    Ok(rows)
+}
+
+fn decode_error(column: &Column, error: impl std::fmt::Display) -> ReadError {
+    ReadError::Decode {
+        column: column.name.clone(),
+        logical: column.logical.clone(),
+        message: error.to_string(),
+    }
+}
+
+fn decode_postgres(row: &sqlx::postgres::PgRow, columns: &[Column]) -> Result<Row, ReadError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for (index, column) in columns.iter().enumerate() {
+        let error = |error: sqlx::Error| decode_error(column, error);
+        let value = match &column.logical {
+            LogicalType::Bool => row
+                .try_get::<Option<bool>, _>(index)
+                .map_err(error)?
+                .map(Value::Bool),
+            LogicalType::Int { bytes: 1 | 2 } => row
+                .try_get::<Option<i16>, _>(index)
+                .map_err(error)?
+                .map(|value| Value::Int(value.into())),
+            LogicalType::Int { bytes: 4 } => row
+                .try_get::<Option<i32>, _>(index)
+                .map_err(error)?
+                .map(|value| Value::Int(value.into())),
+            LogicalType::Int { .. } | LogicalType::UInt { .. } | LogicalType::Bit { .. } => row
+                .try_get::<Option<i64>, _>(index)
+                .map_err(error)?
+                .map(Value::Int),
+            LogicalType::Decimal { .. } => row
+                .try_get::<Option<String>, _>(index)
+                .map_err(error)?
+                .map(Value::Decimal),
+            LogicalType::Float32 => row
+                .try_get::<Option<f32>, _>(index)
+                .map_err(error)?
+                .map(|value| Value::Float(value.into())),
+            LogicalType::Float64 => row
+                .try_get::<Option<f64>, _>(index)
+                .map_err(error)?
+                .map(Value::Float),
+            LogicalType::Text { .. }
+            | LogicalType::Enum { .. }
+            | LogicalType::Set { .. }
+            | LogicalType::Other { .. } => row
+                .try_get::<Option<String>, _>(index)
+                .map_err(error)?
+                .map(Value::Text),
+            LogicalType::Binary { .. } => row
+                .try_get::<Option<Vec<u8>>, _>(index)
+                .map_err(error)?
+                .map(Value::Bytes),
+            LogicalType::Date => row
+                .try_get::<Option<NaiveDate>, _>(index)
+                .map_err(error)?
+                .map(Value::Date),
+            LogicalType::Time { .. } => row
+                .try_get::<Option<NaiveTime>, _>(index)
+                .map_err(error)?
+                .map(Value::Time),
+            LogicalType::Timestamp { .. } => row
+                .try_get::<Option<NaiveDateTime>, _>(index)
+                .map_err(error)?
+                .map(Value::Timestamp),
+            LogicalType::TimestampTz { .. } => row
+                .try_get::<Option<DateTime<Utc>>, _>(index)
+                .map_err(error)?
+                .map(Value::TimestampTz),
+            LogicalType::Json => row
+                .try_get::<Option<serde_json::Value>, _>(index)
+                .map_err(error)?
+                .map(Value::Json),
+            LogicalType::Uuid => row
+                .try_get::<Option<uuid::Uuid>, _>(index)
+                .map_err(error)?
+                .map(Value::Uuid),
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(values)
+}
+
+fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, ReadError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for (index, column) in columns.iter().enumerate() {
+        let error = |error: sqlx::Error| decode_error(column, error);
+        let text = || row.try_get::<Option<String>, _>(index).map_err(error);
+        let value = match &column.logical {
+            // `tinyint(1)` holds -128 to 127: the target's type decides whether it is a
+            // boolean, and a 2 is not silently `true`.
+            LogicalType::Bool | LogicalType::Int { .. } => row
+                .try_get::<Option<i64>, _>(index)
+                .map_err(error)?
+                .map(Value::Int),
+            LogicalType::UInt { .. } | LogicalType::Bit { .. } => row
+                .try_get::<Option<u64>, _>(index)
+                .map_err(error)?
+                .map(Value::UInt),
+            LogicalType::Decimal { .. } => text()?.map(Value::Decimal),
+            LogicalType::Float32 => row
+                .try_get::<Option<f32>, _>(index)
+                .map_err(error)?
+                .map(|value| Value::Float(value.into())),
+            LogicalType::Float64 => row
+                .try_get::<Option<f64>, _>(index)
+                .map_err(error)?
+                .map(Value::Float),
+            LogicalType::Text { .. }
+            | LogicalType::Enum { .. }
+            | LogicalType::Set { .. }
+            | LogicalType::Other { .. }
+            | LogicalType::Uuid => text()?.map(Value::Text),
+            LogicalType::Binary { .. } => row
+                .try_get::<Option<Vec<u8>>, _>(index)
+                .map_err(error)?
+                .map(Value::Bytes),
+            LogicalType::Date => text()?.map(|text| parse_date(&text)),
+            LogicalType::Time { .. } => text()?.map(|text| parse_time(&text)),
+            LogicalType::Timestamp { .. } => text()?.map(|text| parse_timestamp(&text)),
+            // MySQL returns a TIMESTAMP in the session's zone, which pipewright sets to UTC.
+            LogicalType::TimestampTz { .. } => text()?.map(|text| match parse_timestamp(&text) {
+                Value::Timestamp(timestamp) => Value::TimestampTz(timestamp.and_utc()),
+                other => other,
+            }),
+            LogicalType::Json => text()?.map(|text| parse_json(&text)),
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(values)
+}
+
+fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Row, ReadError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for (index, column) in columns.iter().enumerate() {
+        let error = |error: sqlx::Error| decode_error(column, error);
+        let raw = row.try_get_raw(index).map_err(error)?;
+        if raw.is_null() {
+            values.push(Value::Null);
+            continue;
+        }
+        // SQLite stores what it was given: the storage class decides how to read it.
+        let storage = raw.type_info().to_string();
+        let value = match storage.as_str() {
+            "INTEGER" => {
+                let integer: i64 = row.try_get(index).map_err(error)?;
+                match &column.logical {
+                    LogicalType::Bool => Value::Bool(integer != 0),
+                    LogicalType::Decimal { .. } => Value::Decimal(integer.to_string()),
+                    LogicalType::Float32 | LogicalType::Float64 => integer_as_float(integer),
+                    LogicalType::Text { .. } => Value::Text(integer.to_string()),
+                    LogicalType::Timestamp { .. } | LogicalType::TimestampTz { .. } => {
+                        DateTime::from_timestamp(integer, 0).map_or_else(
+                            || invalid(&integer.to_string(), "not a time"),
+                            Value::TimestampTz,
+                        )
+                    }
+                    _ => Value::Int(integer),
+                }
+            }
+            "REAL" => {
+                let real: f64 = row.try_get(index).map_err(error)?;
+                match &column.logical {
+                    LogicalType::Text { .. } => Value::Text(crate::data::canonical_float(real)),
+                    _ => Value::Float(real),
+                }
+            }
+            "BLOB" => {
+                let bytes: Vec<u8> = row.try_get(index).map_err(error)?;
+                match &column.logical {
+                    LogicalType::Uuid if bytes.len() == 16 => {
+                        Value::Uuid(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
+                    }
+                    LogicalType::Text { .. } => String::from_utf8(bytes)
+                        .map_or_else(|error| Value::Bytes(error.into_bytes()), Value::Text),
+                    _ => Value::Bytes(bytes),
+                }
+            }
+            _ => {
+                let text: String = row.try_get(index).map_err(error)?;
+                match &column.logical {
+                    LogicalType::Date => parse_date(&text),
+                    LogicalType::Time { .. } => parse_time(&text),
+                    LogicalType::Timestamp { .. } => parse_timestamp(&text),
+                    LogicalType::TimestampTz { .. } => parse_timestamp_tz(&text),
+                    LogicalType::Json => parse_json(&text),
+                    LogicalType::Uuid => uuid::Uuid::parse_str(&text)
+                        .map_or_else(|_| invalid(&text, "not a UUID"), Value::Uuid),
+                    LogicalType::Decimal { .. } => Value::Decimal(text),
+                    LogicalType::Bool => match text.to_ascii_lowercase().as_str() {
+                        "true" | "t" | "1" => Value::Bool(true),
+                        "false" | "f" | "0" => Value::Bool(false),
+                        _ => invalid(&text, "not a boolean"),
+                    },
+                    _ => Value::Text(text),
+                }
+            }
+        };
+        values.push(value);
+    }
+    Ok(values)
+}
+
+/// An integer SQLite stored in a float column: its float, which is exact up to 2^53, as the
+/// column's type says it is.
+#[allow(clippy::cast_precision_loss)]
+fn integer_as_float(integer: i64) -> Value {
+    Value::Float(integer as f64)
+}
+
+fn invalid(text: &str, reason: &'static str) -> Value {
+    Value::Invalid {
+        text: text.to_owned(),
+        reason,
+    }
+}
+
+/// `YYYY-MM-DD`; MySQL's zero dates (`0000-00-00`, `2025-00-10`) are invalid values.
+pub(crate) fn parse_date(text: &str) -> Value {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_or_else(
+        |_| {
+            invalid(
+                text,
+                if text.starts_with("0000") {
+                    "a zero date"
+                } else {
+                    "not a date"
+                },
+            )
+        },
+        Value::Date,
+    )
+}
+
+pub(crate) fn parse_time(text: &str) -> Value {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M:%S%.f")
+        .map_or_else(|_| invalid(text, "not a time of day"), Value::Time)
+}
+
+fn parse_timestamp(text: &str) -> Value {
+    let trimmed = text.trim();
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(timestamp) = NaiveDateTime::parse_from_str(trimmed, format) {
+            return Value::Timestamp(timestamp);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
+        return Value::Timestamp(date.and_time(NaiveTime::MIN));
+    }
+    invalid(
+        text,
+        if trimmed.starts_with("0000") {
+            "a zero date"
+        } else {
+            "not a date and time"
+        },
+    )
+}
+
+pub(crate) fn parse_timestamp_tz(text: &str) -> Value {
+    let trimmed = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(trimmed) {
+        return Value::TimestampTz(at.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.fZ",
+    ] {
+        if let Ok(at) = DateTime::parse_from_str(trimmed, format) {
+            return Value::TimestampTz(at.with_timezone(&Utc));
+        }
+    }
+    match parse_timestamp(trimmed) {
+        Value::Timestamp(naive) => Value::TimestampTz(naive.and_utc()),
+        other => other,
+    }
+}
+
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).map_or_else(|_| invalid(text, "not JSON"), Value::Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, logical: LogicalType) -> Column {
+        Column {
+            name: name.to_owned(),
+            logical,
+            nullable: true,
+            declared: String::new(),
+        }
+    }
+
+    #[test]
+    fn selects_lossless_expressions_per_engine() {
+        let columns = [
+            column(
+                "close",
+                LogicalType::Decimal {
+                    precision: Some(12),
+                    scale: Some(4),
+                },
+            ),
+            column("day", LogicalType::Date),
+            column("id", LogicalType::Int { bytes: 8 }),
+        ];
+        let mysql = SourceQuery::table(Driver::MySql, "bars", &columns)
+            .in_key_order(&columns[2..], Some(vec!["5".into()]));
+        assert_eq!(
+            mysql.sql(),
+            "SELECT CAST(pipewright_source.`close` AS CHAR), CAST(pipewright_source.`day` AS CHAR), pipewright_source.`id` FROM `bars` AS pipewright_source WHERE (pipewright_source.`id`) > (CAST(? AS SIGNED)) ORDER BY pipewright_source.`id`"
+        );
+        assert_eq!(mysql.parameters, ["5"]);
+        let postgres = SourceQuery::query(Driver::Postgres, "select * from x;\n", &columns)
+            .in_range(&columns[2], Some(10), None);
+        assert_eq!(
+            postgres.sql(),
+            "SELECT CAST(pipewright_source.\"close\" AS TEXT), pipewright_source.\"day\", pipewright_source.\"id\" FROM (select * from x) AS pipewright_source WHERE pipewright_source.\"id\" >= 10"
+        );
+    }
+
+    #[test]
+    fn zero_dates_are_invalid_values_not_errors() {
+        assert_eq!(
+            parse_date("0000-00-00"),
+            Value::Invalid {
+                text: "0000-00-00".into(),
+                reason: "a zero date"
+            }
+        );
+        assert!(matches!(
+            parse_timestamp("0000-00-00 00:00:00"),
+            Value::Invalid {
+                reason: "a zero date",
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_date("2025-01-02"),
+            Value::Date(NaiveDate::from_ymd_opt(2025, 1, 2).unwrap())
+        );
+        assert!(matches!(
+            parse_timestamp_tz("2025-01-02 03:04:05+00:00"),
+            Value::TimestampTz(_)
+        ));
+        assert!(matches!(
+            parse_timestamp_tz("2025-01-02T03:04:05Z"),
+            Value::TimestampTz(_)
+        ));
+    }
+}

@@ -1,0 +1,955 @@
+//! Copying one table: read and write at the same time through a bounded channel, convert
+//! each row, count and checksum what is written, verify, then swap in (create, replace,
+//! truncate) or commit batch by batch with a checkpoint (append, upsert).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::Utc;
+use futures_util::future::try_join_all;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::data::{
+    Column, ReadError, Row, SourceQuery, TableChecksum, TableSchema, checksum_query, read_batches,
+    read_table,
+};
+use crate::db::{Database, DbConnection, DbError};
+use crate::pipeline::{Driver, TransformMode, TransformSpec};
+use crate::steps::StepContext;
+use crate::store::{CheckRecord, MetricRecord, StoreRecord, store_sink};
+use crate::transform::TransformError;
+use crate::transform::checkpoint::{self, Checkpoint, CheckpointScope};
+use crate::transform::row_converter::{LossyCount, RowConverter};
+use crate::transform::row_writer::{WriteTarget, mysql_packet_limit, write_rows};
+use crate::transform::table_ddl::{
+    STAGING_INDEX_SUFFIX, Swap, TableDefinition, create_index_sql, create_table_sql, drop_table,
+    finish_new_table, prune_backups, replace_rows, swap_in,
+};
+use crate::transform::table_names::{backup_table, staging_table};
+use crate::transform::table_plan::{Relation, TablePlan};
+use crate::values::approximate;
+
+/// Batches in flight between the reader and the writer: with the batch size, the bound on
+/// the rows a copy holds in memory.
+const CHANNEL_BATCHES: usize = 2;
+/// Keys per statement when a batch is read back to verify it.
+const VERIFY_KEYS_PER_QUERY: usize = 2_000;
+
+/// What a copy of one table did, for the run report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub source: String,
+    pub target: String,
+    pub mode: TransformMode,
+    /// Rows written by this run.
+    pub rows: u64,
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "crate::run::serialize_millis"
+    )]
+    pub duration: std::time::Duration,
+    pub rows_per_second: f64,
+    /// `passed`, or `off` when the step sets `verify = false`.
+    pub verification: &'static str,
+    /// The order-independent checksum of the rows written (hex), when verified.
+    pub checksum: Option<String>,
+    /// Whether pipewright created the table (as opposed to writing into an existing one).
+    pub created: bool,
+    /// The backup of the table this copy replaced, if one was made.
+    pub backup: Option<String>,
+    /// Older backups dropped by the retention setting.
+    pub dropped_backups: Vec<String>,
+    /// Values a lossy policy changed.
+    pub lossy: Vec<LossyCount>,
+    /// The key a resumed copy continued after, and the rows copied before it.
+    pub resumed_after: Option<Vec<String>>,
+    pub resumed_rows: u64,
+    /// Key ranges copied at once.
+    pub parallel: u32,
+}
+
+/// What a copy needs besides its plan.
+#[derive(Debug, Clone)]
+pub struct CopyContext<'a> {
+    pub spec: &'a TransformSpec,
+    pub source: &'a Database,
+    pub target: &'a Database,
+    pub step: &'a StepContext,
+    /// A digest of the step's definition, kept with checkpoints.
+    pub fingerprint: &'a str,
+}
+
+impl CopyContext<'_> {
+    fn cancel(&self) -> &CancellationToken {
+        &self.step.cancel
+    }
+
+    fn check(
+        &self,
+        table: &str,
+        kind: &str,
+        passed: bool,
+        expected: f64,
+        actual: f64,
+        details: String,
+    ) {
+        store_sink::send(StoreRecord::Check(CheckRecord {
+            timestamp: Utc::now(),
+            check_type: kind.to_owned(),
+            table_name: Some(table.to_owned()),
+            status: if passed { "passed" } else { "failed" }.to_owned(),
+            expected_value: Some(expected),
+            actual_value: Some(actual),
+            threshold: None,
+            details: Some(details),
+            run_id: Some(self.step.run_id.to_string()),
+            step_id: Some(self.step.step_id.to_string()),
+        }));
+    }
+}
+
+/// The target's columns in the order of the plan's outputs; missing ones are an error.
+fn target_columns(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    table: &str,
+    schema: &TableSchema,
+) -> Result<Vec<Column>, TransformError> {
+    let mut columns = Vec::with_capacity(plan.outputs.len());
+    let mut missing = Vec::new();
+    for output in &plan.outputs {
+        match schema
+            .columns
+            .iter()
+            .find(|column| column.name == output.name)
+        {
+            Some(column) => columns.push(column.clone()),
+            None => missing.push(format!("`{}`", output.name)),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(TransformError::MissingTargetColumns {
+            connection: context.spec.to.connection.to_string(),
+            table: table.to_owned(),
+            columns: missing.join(", "),
+        });
+    }
+    Ok(columns)
+}
+
+/// The catalog entry of a table that must exist (it was just created, or was found).
+async fn existing_table(
+    connection: &mut DbConnection,
+    table: &str,
+) -> Result<TableSchema, TransformError> {
+    read_table(connection, table).await?.ok_or_else(|| {
+        TransformError::Database(DbError::Query {
+            context: format!("`{table}` disappeared while it was being written"),
+            source: sqlx::Error::RowNotFound,
+        })
+    })
+}
+
+fn read_error(plan: &TablePlan, error: ReadError) -> TransformError {
+    match error {
+        ReadError::Cancelled => TransformError::Cancelled,
+        source => TransformError::Read {
+            table: plan.label.clone(),
+            source: Box::new(source),
+        },
+    }
+}
+
+/// The source query of `plan`, optionally in key order after `after`.
+fn source_query(driver: Driver, plan: &TablePlan) -> SourceQuery {
+    match &plan.relation {
+        Relation::Table(table) => SourceQuery::table(driver, table, &plan.read_columns),
+        Relation::Query(query) => SourceQuery::query(driver, query, &plan.read_columns),
+    }
+}
+
+/// Starts reading `query` on a connection of its own, in a task of its own, into a channel
+/// of `CHANNEL_BATCHES` batches.
+fn spawn_reader(
+    source: &Database,
+    query: SourceQuery,
+    batch_size: usize,
+    cancel: &CancellationToken,
+) -> (
+    mpsc::Receiver<Vec<Row>>,
+    tokio::task::JoinHandle<Result<u64, ReadError>>,
+) {
+    let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+    let source = source.clone();
+    let cancel = cancel.clone();
+    let handle = tokio::spawn(async move {
+        let mut connection = source.acquire().await?;
+        let result = read_batches(&mut connection, &query, batch_size, &sender, &cancel).await;
+        if result.is_err() {
+            // A result set read halfway must not go back to the pool.
+            connection.close_on_drop();
+        }
+        result
+    });
+    (receiver, handle)
+}
+
+/// Waits for a reader; a writer that stopped early explains the failure better than the
+/// reader's "the writer stopped".
+async fn join_reader(
+    plan: &TablePlan,
+    handle: tokio::task::JoinHandle<Result<u64, ReadError>>,
+) -> Result<u64, TransformError> {
+    match handle.await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(error)) => Err(read_error(plan, error)),
+        Err(join) => Err(TransformError::Database(DbError::Query {
+            context: format!("the reader of `{}` stopped: {join}", plan.label),
+            source: sqlx::Error::WorkerCrashed,
+        })),
+    }
+}
+
+/// Copies one table as its mode says.
+pub async fn copy_table(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+) -> Result<TableReport, TransformError> {
+    let started = Instant::now();
+    let mut target = context.target.acquire().await?;
+    let existing = read_table(&mut target, &plan.target).await?;
+    let mode = context.spec.to.mode;
+    if mode == TransformMode::Create && existing.is_some() {
+        return Err(TransformError::TargetExists {
+            connection: context.spec.to.connection.to_string(),
+            table: plan.target.clone(),
+        });
+    }
+    let mut report = if mode.uses_staging() {
+        copy_through_staging(context, plan, &mut target, existing).await?
+    } else {
+        copy_in_batches(context, plan, &mut target, existing).await?
+    };
+    report.duration = started.elapsed();
+    report.rows_per_second =
+        crate::values::approximate(report.rows) / report.duration.as_secs_f64().max(1e-9);
+    store_sink::send(StoreRecord::Metric(MetricRecord {
+        timestamp: Utc::now(),
+        operation: format!("transform {}", plan.label),
+        duration_ms: report.duration.as_secs_f64() * 1_000.0,
+        rows_affected: Some(i64::try_from(report.rows).unwrap_or(i64::MAX)),
+        database_type: Some(target.driver().to_string()),
+        table_name: Some(plan.target.clone()),
+        success: true,
+        run_id: Some(context.step.run_id.to_string()),
+        step_id: Some(context.step.step_id.to_string()),
+    }));
+    Ok(report)
+}
+
+/// Create, replace, truncate: load a staging table, verify it, swap it in.
+async fn copy_through_staging(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    target: &mut DbConnection,
+    existing: Option<TableSchema>,
+) -> Result<TableReport, TransformError> {
+    let cancel = context.cancel();
+    let driver = target.driver();
+    let mode = context.spec.to.mode;
+    let staging = staging_table(&plan.target);
+    // A staging table left by a killed run is never anyone's data.
+    drop_table(target, &staging, cancel).await?;
+    // Truncate keeps the existing table: the staging copy takes its columns as they are.
+    let keep_table = mode == TransformMode::Truncate && existing.is_some();
+    let definition = match (&existing, keep_table) {
+        (Some(schema), true) => {
+            let columns = target_columns(context, plan, &plan.target, schema)?;
+            TableDefinition {
+                columns: columns
+                    .iter()
+                    .map(|column| crate::transform::table_ddl::ColumnDefinition {
+                        name: column.name.clone(),
+                        ddl: column.declared.clone(),
+                        nullable: column.nullable,
+                    })
+                    .collect(),
+                ..TableDefinition::default()
+            }
+        }
+        _ => plan.definition.clone(),
+    };
+    target
+        .run(
+            &create_table_sql(driver, &staging, &definition, driver != Driver::Postgres),
+            cancel,
+        )
+        .await?;
+    let result = load_staging(context, plan, target, &staging).await;
+    let (checksum, lossy, parallel) = match result {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = drop_table(target, &staging, &CancellationToken::new()).await;
+            return Err(error);
+        }
+    };
+    if !keep_table
+        && let Err(error) =
+            finish_new_table(target, &staging, &plan.target, &definition, cancel).await
+    {
+        let _ = drop_table(target, &staging, &CancellationToken::new()).await;
+        return Err(error.into());
+    }
+    let staged = existing_table(target, &staging).await?;
+    let columns = target_columns(context, plan, &staging, &staged)?;
+    if let Err(error) = verify_table(context, plan, target, &staging, &columns, checksum).await {
+        let _ = drop_table(target, &staging, &CancellationToken::new()).await;
+        return Err(error);
+    }
+    let keep = context.spec.keep_backups as usize;
+    let backup = (existing.is_some() && keep > 0).then(|| backup_table(&plan.target, Utc::now()));
+    if keep_table {
+        let names: Vec<String> = columns.iter().map(|column| column.name.clone()).collect();
+        replace_rows(
+            target,
+            &staging,
+            &plan.target,
+            &names,
+            backup.as_deref(),
+            cancel,
+        )
+        .await?;
+    } else {
+        let sqlite_indexes = if driver == Driver::Sqlite {
+            definition.indexes.clone()
+        } else {
+            Vec::new()
+        };
+        swap_in(
+            target,
+            &Swap {
+                incoming: &staging,
+                incoming_index_suffix: STAGING_INDEX_SUFFIX,
+                target: &plan.target,
+                target_exists: existing.is_some(),
+                backup: backup.as_deref(),
+                sqlite_indexes: &sqlite_indexes,
+            },
+            cancel,
+        )
+        .await?;
+    }
+    let dropped_backups = if existing.is_some() {
+        prune_backups(target, &plan.target, keep, cancel).await?
+    } else {
+        Vec::new()
+    };
+    Ok(TableReport {
+        source: plan.label.clone(),
+        target: plan.target.clone(),
+        mode,
+        rows: checksum.rows,
+        duration: std::time::Duration::ZERO,
+        rows_per_second: 0.0,
+        verification: if context.spec.verify { "passed" } else { "off" },
+        checksum: context
+            .spec
+            .verify
+            .then(|| format!("{:032x}", checksum.sum)),
+        created: !keep_table,
+        backup,
+        dropped_backups,
+        lossy,
+        resumed_after: None,
+        resumed_rows: 0,
+        parallel,
+    })
+}
+
+/// Loads every row into the staging table, in parallel key ranges when asked; returns what
+/// was written.
+async fn load_staging(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    target: &mut DbConnection,
+    staging: &str,
+) -> Result<(TableChecksum, Vec<LossyCount>, u32), TransformError> {
+    let driver = target.driver();
+    let staged = existing_table(target, staging).await?;
+    let columns = target_columns(context, plan, staging, &staged)?;
+    let names: Vec<String> = columns.iter().map(|column| column.name.clone()).collect();
+    let packet_limit = mysql_packet_limit(target).await?;
+    let converter = RowConverter::new(
+        plan,
+        columns
+            .iter()
+            .map(|column| column.logical.clone())
+            .collect(),
+        columns.iter().map(|column| column.nullable).collect(),
+        driver,
+    );
+    let write = WriteTarget {
+        table: staging,
+        columns: &names,
+        upsert_key: None,
+        mysql_packet_limit: packet_limit,
+    };
+    let base = source_query(context.source.driver(), plan);
+    // SQLite takes one writer at a time: ranges would only wait for each other.
+    let parallel = if driver == Driver::Sqlite {
+        1
+    } else {
+        context.spec.parallel
+    };
+    let ranges = if parallel > 1 {
+        key_ranges(context, plan, parallel).await?
+    } else {
+        vec![(None, None)]
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    if ranges.len() == 1 {
+        let (checksum, converter) =
+            load_range(context, plan, target, &write, converter, base, &done).await?;
+        return Ok((checksum, converter.lossy_counts(), 1));
+    }
+    let key_column = plan.key_columns().remove(0);
+    let mut connections = Vec::with_capacity(ranges.len());
+    for _ in &ranges {
+        connections.push(context.target.acquire().await?);
+    }
+    let work =
+        ranges
+            .iter()
+            .zip(connections.iter_mut())
+            .map(|((low, high), connection)| {
+                let query = base.clone().in_range(&key_column, *low, *high);
+                let converter = converter.clone();
+                let write = write.clone();
+                let done = Arc::clone(&done);
+                async move {
+                    load_range(context, plan, connection, &write, converter, query, &done).await
+                }
+            });
+    let results = try_join_all(work).await?;
+    let mut total = TableChecksum::default();
+    let mut merged = converter;
+    for (checksum, part) in &results {
+        total = total.merge(*checksum);
+        merged.absorb(part);
+    }
+    Ok((
+        total,
+        merged.lossy_counts(),
+        u32::try_from(ranges.len()).unwrap_or(u32::MAX),
+    ))
+}
+
+/// Splits the first key column's values into `parts` ranges of equal width.
+async fn key_ranges(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    parts: u32,
+) -> Result<Vec<(Option<i64>, Option<i64>)>, TransformError> {
+    let key = plan.key_columns();
+    let integer = key.first().is_some_and(|column| {
+        matches!(
+            column.logical,
+            crate::data::LogicalType::Int { .. } | crate::data::LogicalType::UInt { bytes: 1..=4 }
+        )
+    });
+    if !integer {
+        return Err(TransformError::NoRangeKey {
+            table: plan.label.clone(),
+            key: if key.is_empty() {
+                "nothing (it has no primary key)".to_owned()
+            } else {
+                key.iter()
+                    .map(|column| format!("`{}` ({})", column.name, column.logical))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        });
+    }
+    let driver = context.source.driver();
+    let column = crate::db::quote_identifier(driver, &key[0].name);
+    let relation = match &plan.relation {
+        Relation::Table(table) => crate::db::quote_identifier(driver, table),
+        Relation::Query(query) => format!(
+            "({}) AS pipewright_source",
+            crate::data::row_reader::query_text(query)
+        ),
+    };
+    let mut connection = context.source.acquire().await?;
+    let bounds: Vec<(Option<i64>, Option<i64>)> = connection
+        .fetch_all(
+            &format!("SELECT CAST(MIN({column}) AS {cast}), CAST(MAX({column}) AS {cast}) FROM {relation}", cast = if driver == Driver::MySql { "SIGNED" } else { "BIGINT" }),
+            Vec::new(),
+        )
+        .await?;
+    let Some((Some(low), Some(high))) = bounds.first().copied() else {
+        return Ok(vec![(None, None)]);
+    };
+    let width = ((i128::from(high) - i128::from(low)) / i128::from(parts)).max(1);
+    let mut ranges = Vec::new();
+    for part in 0..i128::from(parts) {
+        let start = i128::from(low) + part * width;
+        if start > i128::from(high) {
+            break;
+        }
+        let lower = (part > 0).then(|| i64::try_from(start).unwrap_or(i64::MAX));
+        let upper = (part + 1 < i128::from(parts))
+            .then(|| i64::try_from(start + width).unwrap_or(i64::MAX))
+            .filter(|upper| i128::from(*upper) <= i128::from(high));
+        ranges.push((lower, upper));
+        if upper.is_none() {
+            break;
+        }
+    }
+    Ok(ranges)
+}
+
+/// Reads one range (or the whole source) and writes it into the staging table, committing
+/// per batch (MySQL) or once (SQLite, whose staging table nobody else reads); `COPY` commits
+/// itself on PostgreSQL.
+async fn load_range(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    connection: &mut DbConnection,
+    write: &WriteTarget<'_>,
+    mut converter: RowConverter,
+    query: SourceQuery,
+    done: &AtomicU64,
+) -> Result<(TableChecksum, RowConverter), TransformError> {
+    let cancel = context.cancel();
+    let driver = connection.driver();
+    let batch_size = usize::try_from(context.spec.batch_size).unwrap_or(usize::MAX);
+    let (mut receiver, reader) = spawn_reader(context.source, query, batch_size, cancel);
+    let mut checksum = TableChecksum::default();
+    let verify = context.spec.verify;
+    let writing = async {
+        if driver == Driver::Sqlite {
+            connection.run("BEGIN", cancel).await?;
+        }
+        let mut number = 0_u64;
+        loop {
+            let batch = tokio::select! {
+                batch = receiver.recv() => batch,
+                () = cancel.cancelled() => return Err(TransformError::Cancelled),
+            };
+            let Some(batch) = batch else { break };
+            let mut rows = Vec::with_capacity(batch.len());
+            for row in batch {
+                number += 1;
+                let target_row = converter.convert(row, number)?;
+                if verify {
+                    checksum.add(&target_row);
+                } else {
+                    checksum.rows += 1;
+                }
+                rows.push(target_row);
+            }
+            if driver == Driver::MySql {
+                connection.run("BEGIN", cancel).await?;
+            }
+            write_rows(connection, write, &rows).await?;
+            if driver == Driver::MySql {
+                connection.run("COMMIT", cancel).await?;
+            }
+            let total = done.fetch_add(rows.len() as u64, Ordering::Relaxed) + rows.len() as u64;
+            context
+                .step
+                .part_progress(&plan.label, total, plan.row_estimate, "rows");
+        }
+        if driver == Driver::Sqlite {
+            connection.run("COMMIT", cancel).await?;
+        }
+        Ok(())
+    };
+    let written: Result<(), TransformError> = writing.await;
+    if let Err(error) = written {
+        drop(receiver);
+        let _ = reader.await;
+        if driver != Driver::Postgres {
+            let _ = connection.run("ROLLBACK", &CancellationToken::new()).await;
+        }
+        if matches!(error, TransformError::Cancelled) {
+            connection.close_on_drop();
+        }
+        return Err(error);
+    }
+    join_reader(plan, reader).await?;
+    Ok((checksum, converter))
+}
+
+/// Compares what was written with what `table` holds: counts, then checksums. Both results
+/// go to `data_quality_checks`.
+async fn verify_table(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    connection: &mut DbConnection,
+    table: &str,
+    columns: &[Column],
+    written: TableChecksum,
+) -> Result<(), TransformError> {
+    if !context.spec.verify {
+        return Ok(());
+    }
+    let query = SourceQuery::table(connection.driver(), table, columns);
+    let held = checksum_query(connection, &query, context.cancel())
+        .await
+        .map_err(|error| read_error(plan, error))?;
+    compare(context, plan, written, held)
+}
+
+/// Records and judges one comparison.
+fn compare(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    written: TableChecksum,
+    held: TableChecksum,
+) -> Result<(), TransformError> {
+    context.check(
+        &plan.target,
+        "transform_row_count",
+        written.rows == held.rows,
+        approximate(written.rows),
+        approximate(held.rows),
+        format!("{} rows written, {} in the target", written.rows, held.rows),
+    );
+    context.check(
+        &plan.target,
+        "transform_checksum",
+        written == held,
+        approximate(written.rows),
+        approximate(held.rows),
+        format!(
+            "checksum written {:032x}, in the target {:032x}",
+            written.sum, held.sum
+        ),
+    );
+    if written == held {
+        Ok(())
+    } else {
+        Err(TransformError::Mismatch {
+            table: plan.target.clone(),
+            expected_rows: written.rows,
+            actual_rows: held.rows,
+            expected_checksum: format!("{:032x}", written.sum),
+            actual_checksum: format!("{:032x}", held.sum),
+        })
+    }
+}
+
+/// The columns of the target's primary key, or of a unique index, when they are all written:
+/// what identifies a written row to read it back.
+fn identifying_key(
+    schema: &TableSchema,
+    plan: &TablePlan,
+    wanted: &[String],
+) -> Option<Vec<String>> {
+    let written = plan.output_names();
+    let mut candidates: Vec<&Vec<String>> = Vec::new();
+    if !schema.primary_key.is_empty() {
+        candidates.push(&schema.primary_key);
+    }
+    candidates.extend(
+        schema
+            .indexes
+            .iter()
+            .filter(|index| index.unique)
+            .map(|index| &index.columns),
+    );
+    if !wanted.is_empty() {
+        // An upsert must match on exactly its key.
+        let mut sorted_wanted = wanted.to_vec();
+        sorted_wanted.sort();
+        return candidates
+            .into_iter()
+            .find(|columns| {
+                let mut sorted = (*columns).clone();
+                sorted.sort();
+                sorted == sorted_wanted
+            })
+            .map(|_| wanted.to_vec());
+    }
+    candidates
+        .into_iter()
+        .find(|columns| columns.iter().all(|column| written.contains(column)))
+        .cloned()
+}
+
+/// Append and upsert: batches committed one by one, each with its checkpoint, each verified
+/// by reading it back before it commits.
+async fn copy_in_batches(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    target: &mut DbConnection,
+    existing: Option<TableSchema>,
+) -> Result<TableReport, TransformError> {
+    let cancel = context.cancel();
+    let driver = target.driver();
+    let mode = context.spec.to.mode;
+    let created = existing.is_none();
+    let schema = match existing {
+        Some(schema) => schema,
+        None => {
+            target
+                .run(
+                    &create_table_sql(driver, &plan.target, &plan.definition, true),
+                    cancel,
+                )
+                .await?;
+            for index in &plan.definition.indexes {
+                target
+                    .run(
+                        &create_index_sql(driver, &plan.target, &index.name, index),
+                        cancel,
+                    )
+                    .await?;
+            }
+            existing_table(target, &plan.target).await?
+        }
+    };
+    let columns = target_columns(context, plan, &plan.target, &schema)?;
+    let names: Vec<String> = columns.iter().map(|column| column.name.clone()).collect();
+    let upsert_key = (mode == TransformMode::Upsert).then(|| context.spec.to.key.clone());
+    let identifying = identifying_key(&schema, plan, upsert_key.as_deref().unwrap_or_default());
+    if mode == TransformMode::Upsert && identifying.is_none() {
+        return Err(TransformError::NoUpsertKey {
+            connection: context.spec.to.connection.to_string(),
+            table: plan.target.clone(),
+            key: context.spec.to.key.join(", "),
+        });
+    }
+    let key_positions: Vec<usize> = identifying
+        .iter()
+        .flatten()
+        .filter_map(|column| names.iter().position(|name| name == column))
+        .collect();
+    let key_columns: Vec<Column> = key_positions
+        .iter()
+        .map(|&index| columns[index].clone())
+        .collect();
+
+    let scope = CheckpointScope {
+        pipeline: context.step.pipeline.to_string(),
+        step: context.step.step_id.to_string(),
+        target: plan.target.clone(),
+    };
+    let resumable = !plan.read_key.is_empty();
+    let mut resumed: Option<Checkpoint> = None;
+    if resumable {
+        checkpoint::ensure_table(target).await?;
+        if let Some(found) = checkpoint::read(target, &scope).await? {
+            if found.fingerprint != context.fingerprint {
+                return Err(TransformError::CheckpointChanged {
+                    table: plan.target.clone(),
+                });
+            }
+            if !context.step.resume {
+                return Err(TransformError::CheckpointExists {
+                    table: plan.target.clone(),
+                    key: found.last_key.join(", "),
+                    rows: found.rows,
+                });
+            }
+            tracing::info!(
+                table = %plan.target,
+                after = %found.last_key.join(", "),
+                rows = found.rows,
+                "resuming the copy after its checkpoint"
+            );
+            resumed = Some(found);
+        }
+    } else {
+        tracing::info!(
+            table = %plan.label,
+            "the source has no key to checkpoint on: the copy commits once, at the end"
+        );
+    }
+
+    let query = source_query(context.source.driver(), plan).in_key_order(
+        &plan.key_columns(),
+        resumed.as_ref().map(|found| found.last_key.clone()),
+    );
+    let batch_size = usize::try_from(context.spec.batch_size).unwrap_or(usize::MAX);
+    let packet_limit = mysql_packet_limit(target).await?;
+    let write = WriteTarget {
+        table: &plan.target,
+        columns: &names,
+        upsert_key: upsert_key.as_deref(),
+        mysql_packet_limit: packet_limit,
+    };
+    let mut converter = RowConverter::new(
+        plan,
+        columns
+            .iter()
+            .map(|column| column.logical.clone())
+            .collect(),
+        columns.iter().map(|column| column.nullable).collect(),
+        driver,
+    );
+    let verify = context.spec.verify;
+    // Without a key to read batches back by, an append is verified by the change in the
+    // whole table's checksum, inside the one transaction.
+    let whole_table = verify && key_columns.is_empty();
+    let (mut receiver, reader) = spawn_reader(context.source, query, batch_size, cancel);
+    let previous_rows = resumed.as_ref().map_or(0, |found| found.rows);
+    let mut total = TableChecksum::default();
+    let writing = async {
+        let mut before = TableChecksum::default();
+        if !resumable {
+            target.run("BEGIN", cancel).await?;
+            if whole_table {
+                before = table_checksum(context, plan, target, &columns).await?;
+            }
+        }
+        let mut number = previous_rows;
+        loop {
+            let batch = tokio::select! {
+                batch = receiver.recv() => batch,
+                () = cancel.cancelled() => return Err(TransformError::Cancelled),
+            };
+            let Some(batch) = batch else { break };
+            let last_key = batch.last().map(|row| converter.key_of(row));
+            let mut rows = Vec::with_capacity(batch.len());
+            let mut batch_checksum = TableChecksum::default();
+            for row in batch {
+                number += 1;
+                let target_row = converter.convert(row, number)?;
+                if verify {
+                    batch_checksum.add(&target_row);
+                } else {
+                    batch_checksum.rows += 1;
+                }
+                rows.push(target_row);
+            }
+            if resumable {
+                target.run("BEGIN", cancel).await?;
+            }
+            write_rows(target, &write, &rows).await?;
+            if verify && !key_columns.is_empty() {
+                let held = read_back(
+                    context,
+                    plan,
+                    target,
+                    &columns,
+                    &key_columns,
+                    &key_positions,
+                    &rows,
+                )
+                .await?;
+                compare(context, plan, batch_checksum, held)?;
+            }
+            total = total.merge(batch_checksum);
+            if resumable && let Some(last_key) = last_key {
+                checkpoint::write(
+                    target,
+                    &scope,
+                    &Checkpoint {
+                        last_key,
+                        rows: previous_rows + total.rows,
+                        fingerprint: context.fingerprint.to_owned(),
+                    },
+                )
+                .await?;
+                target.run("COMMIT", cancel).await?;
+            }
+            context.step.part_progress(
+                &plan.label,
+                previous_rows + total.rows,
+                plan.row_estimate,
+                "rows",
+            );
+        }
+        if !resumable {
+            if whole_table {
+                let after = table_checksum(context, plan, target, &columns).await?;
+                let added = TableChecksum {
+                    rows: after.rows.saturating_sub(before.rows),
+                    sum: after.sum.wrapping_sub(before.sum),
+                };
+                compare(context, plan, total, added)?;
+            }
+            target.run("COMMIT", cancel).await?;
+        }
+        Ok::<(), TransformError>(())
+    };
+    if let Err(error) = writing.await {
+        drop(receiver);
+        let _ = reader.await;
+        let _ = target.run("ROLLBACK", &CancellationToken::new()).await;
+        if matches!(error, TransformError::Cancelled) {
+            target.close_on_drop();
+        }
+        return Err(error);
+    }
+    join_reader(plan, reader).await?;
+    if resumable {
+        checkpoint::clear(target, &scope).await?;
+    }
+    Ok(TableReport {
+        source: plan.label.clone(),
+        target: plan.target.clone(),
+        mode,
+        rows: total.rows,
+        duration: std::time::Duration::ZERO,
+        rows_per_second: 0.0,
+        verification: if verify { "passed" } else { "off" },
+        checksum: verify.then(|| format!("{:032x}", total.sum)),
+        created,
+        backup: None,
+        dropped_backups: Vec::new(),
+        lossy: converter.lossy_counts(),
+        resumed_after: resumed.as_ref().map(|found| found.last_key.clone()),
+        resumed_rows: previous_rows,
+        parallel: 1,
+    })
+}
+
+/// The checksum of a whole target table.
+async fn table_checksum(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    connection: &mut DbConnection,
+    columns: &[Column],
+) -> Result<TableChecksum, TransformError> {
+    let query = SourceQuery::table(connection.driver(), &plan.target, columns);
+    checksum_query(connection, &query, context.cancel())
+        .await
+        .map_err(|error| read_error(plan, error))
+}
+
+/// Reads back the rows of a batch by their key, inside the batch's transaction.
+async fn read_back(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    connection: &mut DbConnection,
+    columns: &[Column],
+    key_columns: &[Column],
+    key_positions: &[usize],
+    rows: &[Row],
+) -> Result<TableChecksum, TransformError> {
+    let mut held = TableChecksum::default();
+    for chunk in rows.chunks(VERIFY_KEYS_PER_QUERY / key_columns.len().max(1)) {
+        let keys: Vec<Vec<String>> = chunk
+            .iter()
+            .map(|row| {
+                key_positions
+                    .iter()
+                    .map(|&index| row[index].canonical().unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        let query = SourceQuery::table(connection.driver(), &plan.target, columns)
+            .with_keys(key_columns, &keys);
+        let part = checksum_query(connection, &query, context.cancel())
+            .await
+            .map_err(|error| read_error(plan, error))?;
+        held = held.merge(part);
+    }
+    Ok(held)
+}

@@ -1,0 +1,22 @@
+//! Table transforms: streaming copies between SQLite, PostgreSQL and MySQL/MariaDB, through
+//! a staging table swapped in atomically (create, replace, truncate) or in committed,
+//! checkpointed batches (append, upsert), verified by counts and checksums.
+
+mod checkpoint;
+mod coerce;
+mod copy_table;
+mod row_converter;
+mod row_writer;
+mod table_ddl;
+mod table_names;
+mod table_plan;
+mod transform_error;
+
+pub use checkpoint::CHECKPOINT_TABLE;
+pub use coerce::{Lossy, coerce};
+pub use copy_table::{CopyContext, TableReport, copy_table};
+pub use row_converter::LossyCount;
+pub use table_ddl::{Swap, list_backups, swap_in};
+pub use table_names::{backup_table, staging_table};
+pub use table_plan::{TablePlan, glob_matches, plan_tables};
+pub use transform_error::TransformError;

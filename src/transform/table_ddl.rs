@@ -1,0 +1,460 @@
+//! The statements that make, swap and back up tables, per engine. A swap is atomic: a
+//! transaction of renames on PostgreSQL and SQLite, one `RENAME TABLE` on MySQL.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::data::{IndexSpec, list_tables, split_name};
+use crate::db::{DbConnection, DbError, quote_identifier};
+use crate::pipeline::Driver;
+use crate::transform::table_names::{backup_time, derived_name, in_schema_of};
+
+/// The suffix of the index names of a staging table on PostgreSQL, where index names are
+/// unique per schema: the swap renames them to their final names.
+pub(crate) const STAGING_INDEX_SUFFIX: &str = "__pws";
+
+/// A column of a table pipewright creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDefinition {
+    pub name: String,
+    pub ddl: String,
+    pub nullable: bool,
+}
+
+/// A table pipewright creates: columns, primary key, secondary indexes (final names).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableDefinition {
+    pub columns: Vec<ColumnDefinition>,
+    pub primary_key: Vec<String>,
+    pub indexes: Vec<IndexSpec>,
+    /// MySQL: the collation of the new table (`utf8mb4_bin` compares text as PostgreSQL and
+    /// SQLite do); `None` keeps the database's default.
+    pub mysql_collation: Option<String>,
+}
+
+fn column_list(driver: Driver, columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|column| quote_identifier(driver, column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The name of an index on `table` in an engine where index names are unique per schema.
+pub(crate) fn index_name(driver: Driver, table: &str, index: &str) -> String {
+    let (_, table) = split_name(table);
+    match driver {
+        Driver::MySql => index.to_owned(),
+        Driver::Postgres | Driver::Sqlite if index.starts_with(table) => index.to_owned(),
+        Driver::Postgres | Driver::Sqlite => derived_name(&format!("{table}_{index}"), ""),
+    }
+}
+
+/// The primary key's name on PostgreSQL, as PostgreSQL itself would name it.
+pub(crate) fn primary_key_name(table: &str) -> String {
+    derived_name(split_name(table).1, "_pkey")
+}
+
+/// `CREATE TABLE`; the primary key is declared inline when `with_primary_key` (SQLite and
+/// MySQL always need it there; PostgreSQL adds it after a bulk load, which is faster).
+pub(crate) fn create_table_sql(
+    driver: Driver,
+    name: &str,
+    definition: &TableDefinition,
+    with_primary_key: bool,
+) -> String {
+    let mut parts: Vec<String> = definition
+        .columns
+        .iter()
+        .map(|column| {
+            format!(
+                "{} {}{}",
+                quote_identifier(driver, &column.name),
+                column.ddl,
+                if column.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    if with_primary_key && !definition.primary_key.is_empty() {
+        parts.push(format!(
+            "PRIMARY KEY ({})",
+            column_list(driver, &definition.primary_key)
+        ));
+    }
+    let mut sql = format!(
+        "CREATE TABLE {} ({})",
+        quote_identifier(driver, name),
+        parts.join(", ")
+    );
+    if driver == Driver::MySql {
+        sql.push_str(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+        if let Some(collation) = &definition.mysql_collation {
+            sql.push_str(" COLLATE=");
+            sql.push_str(collation);
+        }
+    }
+    sql
+}
+
+/// `CREATE [UNIQUE] INDEX` on `table` under `name`.
+pub(crate) fn create_index_sql(
+    driver: Driver,
+    table: &str,
+    name: &str,
+    index: &IndexSpec,
+) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if index.unique { "UNIQUE " } else { "" },
+        quote_identifier(driver, name),
+        quote_identifier(driver, table),
+        column_list(driver, &index.columns)
+    )
+}
+
+/// Builds what a freshly loaded staging table still lacks, once its rows are in: the primary
+/// key (PostgreSQL) and the secondary indexes (PostgreSQL, MySQL; SQLite builds them in the
+/// swap, where their final names are free). Indexes built after a load are faster than
+/// indexes maintained row by row.
+pub(crate) async fn finish_new_table(
+    connection: &mut DbConnection,
+    staging: &str,
+    target: &str,
+    definition: &TableDefinition,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    let driver = connection.driver();
+    match driver {
+        Driver::Postgres => {
+            if !definition.primary_key.is_empty() {
+                let constraint = derived_name(&primary_key_name(target), STAGING_INDEX_SUFFIX);
+                connection
+                    .run(
+                        &format!(
+                            "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
+                            quote_identifier(driver, staging),
+                            quote_identifier(driver, &constraint),
+                            column_list(driver, &definition.primary_key)
+                        ),
+                        cancel,
+                    )
+                    .await?;
+            }
+            for index in &definition.indexes {
+                let name = derived_name(&index.name, STAGING_INDEX_SUFFIX);
+                connection
+                    .run(&create_index_sql(driver, staging, &name, index), cancel)
+                    .await?;
+            }
+        }
+        Driver::MySql if !definition.indexes.is_empty() => {
+            let additions = definition
+                .indexes
+                .iter()
+                .map(|index| {
+                    format!(
+                        "ADD {}INDEX {} ({})",
+                        if index.unique { "UNIQUE " } else { "" },
+                        quote_identifier(driver, &index.name),
+                        column_list(driver, &index.columns)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            connection
+                .run(
+                    &format!(
+                        "ALTER TABLE {} {additions}",
+                        quote_identifier(driver, staging)
+                    ),
+                    cancel,
+                )
+                .await?;
+        }
+        Driver::MySql | Driver::Sqlite => {}
+    }
+    Ok(())
+}
+
+/// Runs `statements` in one transaction; on failure it is rolled back and the error returned.
+pub(crate) async fn in_transaction(
+    connection: &mut DbConnection,
+    statements: &[String],
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    connection.run("BEGIN", cancel).await?;
+    for statement in statements {
+        if let Err(error) = connection.run(statement, cancel).await {
+            let _ = connection.run("ROLLBACK", &CancellationToken::new()).await;
+            return Err(error);
+        }
+    }
+    if let Err(error) = connection.run("COMMIT", cancel).await {
+        let _ = connection.run("ROLLBACK", &CancellationToken::new()).await;
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// The names of every index of a PostgreSQL table, its primary key's included.
+async fn postgres_indexes(
+    connection: &mut DbConnection,
+    table: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String,)> = connection
+        .fetch_all(
+            "SELECT CAST(c.relname AS TEXT) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass(?) ORDER BY c.relname",
+            vec![quote_identifier(Driver::Postgres, table).into()],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// The names of the secondary indexes of a SQLite table (not those of its constraints).
+async fn sqlite_indexes(
+    connection: &mut DbConnection,
+    table: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String,)> = connection
+        .fetch_all(
+            "SELECT name FROM pragma_index_list(?) WHERE origin = 'c' ORDER BY name",
+            vec![table.into()],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// What a swap puts in place of the target.
+#[derive(Debug, Clone)]
+pub struct Swap<'a> {
+    /// The table that becomes the target: a loaded staging table, or a backup being restored.
+    pub incoming: &'a str,
+    /// The suffix the incoming table's index names carry and lose in the swap (PostgreSQL).
+    pub incoming_index_suffix: &'a str,
+    pub target: &'a str,
+    /// Whether the target exists now.
+    pub target_exists: bool,
+    /// What the old target becomes; `None` drops it.
+    pub backup: Option<&'a str>,
+    /// SQLite: the secondary indexes the new target gets, built in the swap.
+    pub sqlite_indexes: &'a [IndexSpec],
+}
+
+/// Puts `incoming` in place of the target at once: readers see the old table or the new one,
+/// never a mix, and a failure leaves the old one where it was.
+pub async fn swap_in(
+    connection: &mut DbConnection,
+    swap: &Swap<'_>,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    let driver = connection.driver();
+    let quote = |name: &str| quote_identifier(driver, name);
+    let bare = |name: &str| split_name(name).1.to_owned();
+    let stamp_suffix = |backup: &str| {
+        let bare_backup = bare(backup);
+        format!("_b{}", &bare_backup[bare_backup.len().saturating_sub(14)..])
+    };
+    match driver {
+        Driver::MySql => {
+            let mut renames = Vec::new();
+            let mut drop = None;
+            if swap.target_exists {
+                let old = match swap.backup {
+                    Some(backup) => backup.to_owned(),
+                    None => {
+                        let doomed = in_schema_of(
+                            swap.target,
+                            &derived_name(&bare(swap.target), "__pw_old"),
+                        );
+                        drop = Some(doomed.clone());
+                        doomed
+                    }
+                };
+                renames.push(format!("{} TO {}", quote(swap.target), quote(&old)));
+            }
+            renames.push(format!(
+                "{} TO {}",
+                quote(swap.incoming),
+                quote(swap.target)
+            ));
+            connection
+                .run(&format!("RENAME TABLE {}", renames.join(", ")), cancel)
+                .await?;
+            if let Some(doomed) = drop {
+                connection
+                    .run(&format!("DROP TABLE IF EXISTS {}", quote(&doomed)), cancel)
+                    .await?;
+            }
+            Ok(())
+        }
+        Driver::Postgres => {
+            let mut statements = Vec::new();
+            let old_indexes = if swap.target_exists {
+                postgres_indexes(connection, swap.target).await?
+            } else {
+                Vec::new()
+            };
+            let incoming_indexes = postgres_indexes(connection, swap.incoming).await?;
+            if swap.target_exists {
+                match swap.backup {
+                    Some(backup) => {
+                        statements.push(format!(
+                            "ALTER TABLE {} RENAME TO {}",
+                            quote(swap.target),
+                            quote(&bare(backup))
+                        ));
+                        let suffix = stamp_suffix(backup);
+                        for index in &old_indexes {
+                            statements.push(format!(
+                                "ALTER INDEX {} RENAME TO {}",
+                                quote(&in_schema_of(swap.target, index)),
+                                quote(&derived_name(index, &suffix))
+                            ));
+                        }
+                    }
+                    None => statements.push(format!("DROP TABLE {}", quote(swap.target))),
+                }
+            }
+            statements.push(format!(
+                "ALTER TABLE {} RENAME TO {}",
+                quote(swap.incoming),
+                quote(&bare(swap.target))
+            ));
+            for index in &incoming_indexes {
+                if let Some(final_name) = index.strip_suffix(swap.incoming_index_suffix)
+                    && !swap.incoming_index_suffix.is_empty()
+                {
+                    statements.push(format!(
+                        "ALTER INDEX {} RENAME TO {}",
+                        quote(&in_schema_of(swap.target, index)),
+                        quote(final_name)
+                    ));
+                }
+            }
+            in_transaction(connection, &statements, cancel).await
+        }
+        Driver::Sqlite => {
+            let mut statements = Vec::new();
+            if swap.target_exists {
+                let old_indexes = sqlite_indexes(connection, swap.target).await?;
+                match swap.backup {
+                    Some(backup) => {
+                        statements.push(format!(
+                            "ALTER TABLE {} RENAME TO {}",
+                            quote(swap.target),
+                            quote(&bare(backup))
+                        ));
+                        // Index names are unique per database: the backup gives its own up
+                        // to the new table.
+                        for index in &old_indexes {
+                            statements.push(format!(
+                                "DROP INDEX {}",
+                                quote(&in_schema_of(swap.target, index))
+                            ));
+                        }
+                    }
+                    None => statements.push(format!("DROP TABLE {}", quote(swap.target))),
+                }
+            }
+            statements.push(format!(
+                "ALTER TABLE {} RENAME TO {}",
+                quote(swap.incoming),
+                quote(&bare(swap.target))
+            ));
+            for index in swap.sqlite_indexes {
+                statements.push(create_index_sql(driver, swap.target, &index.name, index));
+            }
+            in_transaction(connection, &statements, cancel).await
+        }
+    }
+}
+
+/// Replaces the target's rows with the staging table's in one transaction, keeping the table
+/// itself (grants, views, foreign keys, triggers). The backup, if any, is a copy made first.
+pub(crate) async fn replace_rows(
+    connection: &mut DbConnection,
+    staging: &str,
+    target: &str,
+    columns: &[String],
+    backup: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    let driver = connection.driver();
+    let quote = |name: &str| quote_identifier(driver, name);
+    let list = column_list(driver, columns);
+    let mut statements = Vec::new();
+    if let Some(backup) = backup {
+        let copy = format!(
+            "CREATE TABLE {} AS SELECT * FROM {}",
+            quote(backup),
+            quote(target)
+        );
+        if driver == Driver::MySql {
+            // DDL commits on MySQL: the copy is made before the transaction.
+            connection.run(&copy, cancel).await?;
+        } else {
+            statements.push(copy);
+        }
+    }
+    statements.push(format!("DELETE FROM {}", quote(target)));
+    statements.push(format!(
+        "INSERT INTO {} ({list}) SELECT {list} FROM {}",
+        quote(target),
+        quote(staging)
+    ));
+    in_transaction(connection, &statements, cancel).await?;
+    drop_table(connection, staging, cancel).await
+}
+
+pub(crate) async fn drop_table(
+    connection: &mut DbConnection,
+    table: &str,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    let driver = connection.driver();
+    connection
+        .run(
+            &format!("DROP TABLE IF EXISTS {}", quote_identifier(driver, table)),
+            cancel,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// The backups of `target`, newest first, as (qualified name, time made).
+pub async fn list_backups(
+    connection: &mut DbConnection,
+    target: &str,
+) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, DbError> {
+    let (schema, _) = split_name(target);
+    let schema = if connection.driver() == Driver::Sqlite {
+        None
+    } else {
+        schema
+    };
+    let mut backups: Vec<(String, chrono::DateTime<chrono::Utc>)> = list_tables(connection, schema)
+        .await?
+        .into_iter()
+        .filter_map(|name| backup_time(target, &name).map(|at| (in_schema_of(target, &name), at)))
+        .collect();
+    backups.sort_by_key(|backup| std::cmp::Reverse(backup.1));
+    Ok(backups)
+}
+
+/// Drops the backups of `target` beyond the newest `keep`; returns the dropped names.
+pub(crate) async fn prune_backups(
+    connection: &mut DbConnection,
+    target: &str,
+    keep: usize,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, DbError> {
+    let mut dropped = Vec::new();
+    for (name, _) in list_backups(connection, target)
+        .await?
+        .into_iter()
+        .skip(keep)
+    {
+        drop_table(connection, &name, cancel).await?;
+        dropped.push(name);
+    }
+    Ok(dropped)
+}
