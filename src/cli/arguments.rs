@@ -57,6 +57,47 @@ pub enum Command {
     Logs(LogsArgs),
     /// Schema migrations: the engine of `migrate` steps, one command at a time.
     Migrate(MigrateArgs),
+    /// The backups transforms kept of the tables they replaced or truncated.
+    Backups(BackupsArgs),
+    /// Put a table's backup back in its place (the table as it is now becomes a backup).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    /// The connection to look on (default: every connection a `transform` writes to).
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+
+    /// Only the backups of this table.
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+
+    /// The table to restore (`schema.table` for another schema or database).
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+
+    /// The connection the table is on (default: the one connection `transform` steps write
+    /// to).
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+
+    /// The backup to restore, as `backups` lists it (default: the newest).
+    #[arg(long, value_name = "BACKUP")]
+    pub backup: Option<String>,
 }
 
 #[derive(Debug, Args)]

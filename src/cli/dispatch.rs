@@ -92,6 +92,8 @@ fn run() -> std::process::ExitCode {
         Command::Migrate(migrate) => {
             crate::cli::migrate_command::migrate_command(migrate, arguments.quiet)
         }
+        Command::Backups(backups) => crate::cli::backup_command::backups_command(backups),
+        Command::Restore(restore) => crate::cli::backup_command::restore_command(restore),
     };
     match result {
         Ok(code) => code.into(),

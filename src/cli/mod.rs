@@ -1,6 +1,7 @@
 //! The command line: arguments, commands and how errors end the process.
 
 pub mod arguments;
+mod backup_command;
 mod cli_error;
 mod dispatch;
 mod history_command;

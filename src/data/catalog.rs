@@ -269,6 +269,19 @@ async fn read_mysql(
             scope(),
         )
         .await?;
+    // MariaDB's JSON is LONGTEXT checked by `json_valid`: the check says what it holds.
+    let checks: Vec<(String,)> = connection
+        .fetch_all(
+            "SELECT CAST(check_clause AS CHAR) FROM information_schema.check_constraints WHERE constraint_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+            scope(),
+        )
+        .await
+        .unwrap_or_default();
+    let is_json = |column: &str| {
+        checks
+            .iter()
+            .any(|(clause,)| clause.replace(' ', "") == format!("json_valid(`{column}`)"))
+    };
     let primary_key = statistics
         .iter()
         .filter(|(index, _, _)| index == "PRIMARY")
@@ -284,7 +297,11 @@ async fn read_mysql(
         columns: columns
             .into_iter()
             .map(|(column, declared, nullable)| Column {
-                logical: LogicalType::parse(Driver::MySql, &declared),
+                logical: if is_json(&column) {
+                    LogicalType::Json
+                } else {
+                    LogicalType::parse(Driver::MySql, &declared)
+                },
                 name: column,
                 nullable: nullable == "YES",
                 declared,

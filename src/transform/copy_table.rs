@@ -767,7 +767,8 @@ async fn copy_in_batches(
     } else {
         tracing::info!(
             table = %plan.label,
-            "the source has no key to checkpoint on: the copy commits once, at the end"
+            "`{}` has no key to checkpoint on: the copy commits once, at the end; `from.key` names columns that order the rows and lets it commit batch by batch",
+            plan.label
         );
     }
 

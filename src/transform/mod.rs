@@ -5,6 +5,7 @@
 mod checkpoint;
 mod coerce;
 mod copy_table;
+mod restore;
 mod row_converter;
 mod row_writer;
 mod table_ddl;
@@ -15,6 +16,7 @@ mod transform_error;
 pub use checkpoint::CHECKPOINT_TABLE;
 pub use coerce::{Lossy, coerce};
 pub use copy_table::{CopyContext, TableReport, copy_table};
+pub use restore::{RestoreError, Restored, restore_backup};
 pub use row_converter::LossyCount;
 pub use table_ddl::{Swap, list_backups, swap_in};
 pub use table_names::{backup_table, staging_table};

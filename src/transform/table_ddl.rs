@@ -369,10 +369,25 @@ pub async fn swap_in(
 }
 
 /// Replaces the target's rows with the staging table's in one transaction, keeping the table
-/// itself (grants, views, foreign keys, triggers). The backup, if any, is a copy made first.
+/// itself (grants, views, foreign keys, triggers), then drops the staging table. The backup,
+/// if any, is a copy made first.
 pub(crate) async fn replace_rows(
     connection: &mut DbConnection,
     staging: &str,
+    target: &str,
+    columns: &[String],
+    backup: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    copy_rows_over(connection, staging, target, columns, backup, cancel).await?;
+    drop_table(connection, staging, cancel).await
+}
+
+/// Replaces the target's rows with `source`'s in one transaction, after copying the target
+/// to `backup` if given. `source` stays.
+pub(crate) async fn copy_rows_over(
+    connection: &mut DbConnection,
+    source: &str,
     target: &str,
     columns: &[String],
     backup: Option<&str>,
@@ -399,10 +414,9 @@ pub(crate) async fn replace_rows(
     statements.push(format!(
         "INSERT INTO {} ({list}) SELECT {list} FROM {}",
         quote(target),
-        quote(staging)
+        quote(source)
     ));
-    in_transaction(connection, &statements, cancel).await?;
-    drop_table(connection, staging, cancel).await
+    in_transaction(connection, &statements, cancel).await
 }
 
 pub(crate) async fn drop_table(

@@ -284,12 +284,18 @@ async fn plan_table(
     let table_name = split_name(label).1.to_owned();
     let q = |name: &str| quote_identifier(source_driver, name);
 
-    // The ordering key: `from.key`, or the table's primary key.
+    // The ordering key: `from.key`, the table's primary key, or the source columns an
+    // upsert's key is written from.
     let key_names: Vec<String> = if spec.from.key.is_empty() {
-        catalog
+        let primary_key = catalog
             .as_ref()
             .map(|schema| schema.primary_key.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if primary_key.is_empty() && spec.to.mode == TransformMode::Upsert {
+            source_names_of(spec, &table_name, &base_columns, &spec.to.key).unwrap_or_default()
+        } else {
+            primary_key
+        }
     } else {
         spec.from.key.clone()
     };
@@ -509,6 +515,34 @@ async fn plan_table(
         },
         row_estimate: catalog.and_then(|schema| schema.row_estimate),
     })
+}
+
+/// The source columns written to `targets` (through their renames), if all are plain source
+/// columns.
+fn source_names_of(
+    spec: &TransformSpec,
+    table: &str,
+    columns: &[Column],
+    targets: &[String],
+) -> Option<Vec<String>> {
+    targets
+        .iter()
+        .map(|target| {
+            columns
+                .iter()
+                .find(|column| {
+                    let rule = spec
+                        .columns
+                        .get(&format!("{table}.{}", column.name))
+                        .or_else(|| spec.columns.get(&column.name));
+                    let written_as = rule
+                        .and_then(|rule| rule.rename.as_deref())
+                        .unwrap_or(&column.name);
+                    written_as == target && !rule.is_some_and(ColumnRule::is_computed)
+                })
+                .map(|column| column.name.clone())
+        })
+        .collect()
 }
 
 /// The source's secondary indexes whose columns are all written, named for the target.
