@@ -11,6 +11,6 @@ pub use catalog::{
     Column, IndexSpec, TableSchema, describe_query, list_tables, read_table, split_name,
 };
 pub use logical_type::LogicalType;
-pub use row_reader::{ReadError, SourceQuery, checksum_query, read_batches};
+pub use row_reader::{ReadError, SourceQuery, checksum_query, checksum_table, read_batches};
 pub use table_checksum::{TableChecksum, row_hash};
 pub use value::{Row, Value, canonical_decimal, canonical_float};

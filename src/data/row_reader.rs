@@ -236,6 +236,21 @@ pub async fn checksum_query(
     Ok(checksum)
 }
 
+/// The count and checksum of a whole table, read with its catalog's column types; `None` if
+/// the table does not exist. Tables of the same rows on different engines have the same
+/// checksum.
+pub async fn checksum_table(
+    connection: &mut DbConnection,
+    table: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<TableChecksum>, ReadError> {
+    let Some(schema) = crate::data::read_table(connection, table).await? else {
+        return Ok(None);
+    };
+    let query = SourceQuery::table(connection.driver(), table, &schema.columns);
+    checksum_query(connection, &query, cancel).await.map(Some)
+}
+
 /// Streams the rows of `query` to `sender` in batches of `batch_size`; returns how many rows
 /// were read. The channel's bound is the memory bound: the reader waits for the writer.
 pub async fn read_batches(

@@ -399,7 +399,14 @@ async fn plan_table(
         let computed = item.rule.is_some_and(|rule| rule.expression.is_some());
         let ddl = match item.rule.and_then(|rule| rule.target_type.clone()) {
             Some(ddl) => ddl,
-            None if same_engine && !read.declared.is_empty() => read.declared.clone(),
+            // The same engine takes the declared type as it is, except where the catalog's
+            // name hides what the column holds (MariaDB's JSON is a checked LONGTEXT).
+            None if same_engine
+                && !read.declared.is_empty()
+                && read.logical != LogicalType::Json =>
+            {
+                read.declared.clone()
+            }
             None => read.logical.ddl(target_driver),
         };
         definitions.push(ColumnDefinition {

@@ -16,6 +16,8 @@ pub(crate) struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub directory: PathBuf,
+    /// Whether the directory goes with the outcome (a run of a builder that is gone).
+    owns_directory: bool,
 }
 
 impl Pipewright {
@@ -81,6 +83,29 @@ impl Pipewright {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             directory: self.directory.keep(),
+            owns_directory: true,
+        }
+    }
+
+    /// Runs the binary in the same directory with `arguments` instead, keeping the builder
+    /// (and its directory) for more runs.
+    pub(crate) fn run_with(&self, arguments: &[&str]) -> Outcome {
+        let command = self.command();
+        let mut fresh = std::process::Command::new(command.get_program());
+        fresh.args(arguments).current_dir(self.directory.path());
+        fresh.env_clear();
+        for (name, value) in command.get_envs() {
+            if let Some(value) = value {
+                fresh.env(name, value);
+            }
+        }
+        let output = fresh.output().expect("pipewright runs");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            directory: self.directory.path().to_path_buf(),
+            owns_directory: false,
         }
     }
 }
@@ -118,7 +143,9 @@ impl Outcome {
 
 impl Drop for Outcome {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.directory);
+        if self.owns_directory {
+            let _ = std::fs::remove_dir_all(&self.directory);
+        }
     }
 }
 

@@ -15,3 +15,4 @@ mod schema;
 mod servers;
 mod sql_steps;
 mod store;
+mod transforms;

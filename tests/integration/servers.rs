@@ -218,6 +218,12 @@ impl TestDatabase {
         })
     }
 
+    /// Like [`count`](Self::count), but `None` when the query fails (a table not there yet, a
+    /// database busy with another writer), for polling.
+    pub fn try_count(&self, sql: &str) -> Option<i64> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.count(sql))).ok()
+    }
+
     /// The single integer `sql` returns (write `CAST(... AS CHAR)`-free counts: the value is
     /// read as text and parsed, which works the same on every engine).
     pub fn count(&self, sql: &str) -> i64 {
@@ -323,3 +329,32 @@ macro_rules! engine_test {
     };
 }
 pub(crate) use engine_test;
+
+impl TestDatabase {
+    /// The row count and checksum of `table` as pipewright computes them (the same rows give
+    /// the same checksum on every engine).
+    pub fn checksum(&self, table: &str) -> (u64, String) {
+        use pipewright::pipeline::{ConnectionSpec, Driver};
+        let driver = match self.engine {
+            Engine::Sqlite => Driver::Sqlite,
+            Engine::Postgres => Driver::Postgres,
+            Engine::MySql => Driver::MySql,
+        };
+        let spec = ConnectionSpec::new("test", driver, self.url.clone());
+        runtime().block_on(async move {
+            let database = pipewright::db::Database::connect(&spec, 1).await.unwrap();
+            let mut connection = database.acquire().await.unwrap();
+            let checksum = pipewright::data::checksum_table(
+                &mut connection,
+                table,
+                &tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no table `{table}`"));
+            drop(connection);
+            database.close().await;
+            (checksum.rows, format!("{:032x}", checksum.sum))
+        })
+    }
+}

@@ -1,0 +1,483 @@
+//! The `transform` step in every direction between SQLite, PostgreSQL and MariaDB, on data
+//! chosen to break copies: NULLs everywhere, empty strings, unicode, long text, every byte,
+//! extreme numbers, the edges of the calendar; plus MySQL's own oddities, the modes, kills,
+//! resumes, verification and restores.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Outcome, Pipewright, header};
+use crate::servers::{Engine, TestDatabase};
+
+/// A table of awkward values, in `engine`'s SQL. SQLite stores a `DECIMAL` as a float, so
+/// its decimals keep to 15 significant digits.
+fn awkward_table(engine: Engine) -> String {
+    let every_byte = pipewright::values::hex(&(0..=255_u8).collect::<Vec<u8>>());
+    let unicode = "héllo wörld — 你好 🙂";
+    match engine {
+        Engine::Postgres => format!(
+            r#"
+CREATE TABLE awkward (id BIGINT PRIMARY KEY, i INTEGER, b BIGINT, amount NUMERIC(20, 6), f DOUBLE PRECISION, t TEXT, v VARCHAR(10), bin BYTEA, d DATE, tm TIME(6), ts TIMESTAMP(6), flag BOOLEAN, doc JSONB);
+CREATE INDEX awkward_day ON awkward (d);
+INSERT INTO awkward (id) VALUES (1);
+INSERT INTO awkward VALUES (2, -2147483648, -9223372036854775808, -99999999999999.999999, -1.7976931348623157e308, '', '', ''::bytea, '1000-01-01', '00:00:00', '1000-01-01 00:00:00', false, '{{}}');
+INSERT INTO awkward VALUES (3, 2147483647, 9223372036854775807, 99999999999999.999999, 0.1, '{unicode}' || chr(9) || 'tab' || chr(10) || 'nl ' || chr(92) || ' backslash '' quote', '🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂', decode('{every_byte}', 'hex'), '9999-12-31', '23:59:59.999999', '9999-12-31 23:59:59.999999', true, '{{"b": [1, 2, {{"c": null}}], "a": "é"}}');
+INSERT INTO awkward VALUES (4, 0, 0, 0.000001, 1e-300, repeat('x', 100000), 'a', decode('00', 'hex'), '2000-02-29', '12:00:00.5', '2000-02-29 12:00:00.5', true, '[1, "two", 3.5]');
+"#
+        ),
+        Engine::MySql => format!(
+            r#"
+CREATE TABLE awkward (id BIGINT PRIMARY KEY, i INT, b BIGINT, amount DECIMAL(20, 6), f DOUBLE, t LONGTEXT, v VARCHAR(10), bin LONGBLOB, d DATE, tm TIME(6), ts DATETIME(6), flag TINYINT(1), doc JSON, INDEX awkward_day (d)) CHARACTER SET utf8mb4;
+INSERT INTO awkward (id) VALUES (1);
+INSERT INTO awkward VALUES (2, -2147483648, -9223372036854775808, -99999999999999.999999, -1.7976931348623157e308, '', '', X'', '1000-01-01', '00:00:00', '1000-01-01 00:00:00', 0, '{{}}');
+INSERT INTO awkward VALUES (3, 2147483647, 9223372036854775807, 99999999999999.999999, 0.1, CONCAT('{unicode}', CHAR(9), 'tab', CHAR(10), 'nl ', CHAR(92), ' backslash '' quote'), '🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂', X'{every_byte}', '9999-12-31', '23:59:59.999999', '9999-12-31 23:59:59.999999', 1, '{{"b": [1, 2, {{"c": null}}], "a": "é"}}');
+INSERT INTO awkward VALUES (4, 0, 0, 0.000001, 1e-300, REPEAT('x', 100000), 'a', X'00', '2000-02-29', '12:00:00.5', '2000-02-29 12:00:00.5', 1, '[1, "two", 3.5]');
+"#
+        ),
+        Engine::Sqlite => format!(
+            r#"
+CREATE TABLE awkward (id BIGINT PRIMARY KEY, i INT, b BIGINT, amount DECIMAL(20, 6), f DOUBLE, t TEXT, v VARCHAR(10), bin BLOB, d DATE, tm TIME, ts TIMESTAMP, flag BOOLEAN, doc JSON);
+CREATE INDEX awkward_day ON awkward (d);
+INSERT INTO awkward (id) VALUES (1);
+INSERT INTO awkward VALUES (2, -2147483648, -9223372036854775808, -99999999.123456, -1.7976931348623157e308, '', '', X'', '1000-01-01', '00:00:00', '1000-01-01 00:00:00', 0, '{{}}');
+INSERT INTO awkward VALUES (3, 2147483647, 9223372036854775807, 99999999.123456, 0.1, '{unicode}' || char(9) || 'tab' || char(10) || 'nl ' || char(92) || ' backslash '' quote', '🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂', X'{every_byte}', '9999-12-31', '23:59:59.999999', '9999-12-31 23:59:59.999999', 1, '{{"b": [1, 2, {{"c": null}}], "a": "é"}}');
+INSERT INTO awkward VALUES (4, 0, 0, 0.000001, 1e-300, replace(hex(zeroblob(50000)), '00', 'xy'), 'a', X'00', '2000-02-29', '12:00:00.5', '2000-02-29 12:00:00.5', 1, '[1, "two", 3.5]');
+"#
+        ),
+    }
+}
+
+fn manifest(source: &TestDatabase, target: &TestDatabase, steps: &str) -> String {
+    format!(
+        "{}\n[connections.source]\nurl = \"{}\"\n\n[connections.target]\nurl = \"{}\"\n{steps}",
+        header("transforms", 1),
+        source.url,
+        target.url
+    )
+}
+
+fn run(source: &TestDatabase, target: &TestDatabase, steps: &str, extra: &[&str]) -> Outcome {
+    Pipewright::new()
+        .manifest(&manifest(source, target, steps))
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .args(extra.iter().copied())
+        .run()
+}
+
+/// The report's entry for the first table of the first step.
+fn table_report(outcome: &Outcome) -> serde_json::Value {
+    outcome.report()["steps"][0]["details"]["tables"][0].clone()
+}
+
+/// One test per direction between the three engines: `name::sqlite_to_postgres` and so on,
+/// each with a source and a target database of its own.
+macro_rules! direction_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body(source: &TestDatabase, target: &TestDatabase) {
+                let run: fn(&TestDatabase, &TestDatabase) = $body;
+                run(source, target);
+            }
+
+            fn pair(from: Engine, to: Engine) {
+                let test = stringify!($name);
+                let Some(source) = TestDatabase::create(from, test) else {
+                    return;
+                };
+                let Some(target) = TestDatabase::create(to, test) else {
+                    return;
+                };
+                body(&source, &target);
+            }
+
+            #[test]
+            fn sqlite_to_sqlite() {
+                pair(Engine::Sqlite, Engine::Sqlite);
+            }
+            #[test]
+            fn sqlite_to_postgres() {
+                pair(Engine::Sqlite, Engine::Postgres);
+            }
+            #[test]
+            fn sqlite_to_mysql() {
+                pair(Engine::Sqlite, Engine::MySql);
+            }
+            #[test]
+            fn postgres_to_sqlite() {
+                pair(Engine::Postgres, Engine::Sqlite);
+            }
+            #[test]
+            fn postgres_to_postgres() {
+                pair(Engine::Postgres, Engine::Postgres);
+            }
+            #[test]
+            fn postgres_to_mysql() {
+                pair(Engine::Postgres, Engine::MySql);
+            }
+            #[test]
+            fn mysql_to_sqlite() {
+                pair(Engine::MySql, Engine::Sqlite);
+            }
+            #[test]
+            fn mysql_to_postgres() {
+                pair(Engine::MySql, Engine::Postgres);
+            }
+            #[test]
+            fn mysql_to_mysql() {
+                pair(Engine::MySql, Engine::MySql);
+            }
+        }
+    };
+}
+
+const REPLACE_AWKWARD: &str = r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "awkward" }
+to = { connection = "target", mode = "replace" }
+batch_size = 3
+"#;
+
+direction_test!(awkward_values_arrive_exactly, |source, target| {
+    source.execute(&awkward_table(source.engine));
+    let outcome = run(source, target, REPLACE_AWKWARD, &[]);
+    outcome.assert_code(0);
+    let report = table_report(&outcome);
+    assert_eq!(report["rows"], 4);
+    assert_eq!(report["verification"], "passed");
+    assert_eq!(report["created"], true);
+    let (rows, checksum) = source.checksum("awkward");
+    assert_eq!(rows, 4);
+    assert_eq!(
+        target.checksum("awkward"),
+        (rows, checksum.clone()),
+        "the target holds what the source holds, value for value"
+    );
+    assert_eq!(report["checksum"], checksum.as_str());
+    // Empty is not NULL, on the way there.
+    assert_eq!(
+        target.count("SELECT COUNT(*) FROM awkward WHERE t = '' AND v = ''"),
+        1
+    );
+    assert_eq!(
+        target.count("SELECT COUNT(*) FROM awkward WHERE t IS NULL AND bin IS NULL"),
+        1
+    );
+    // The secondary index came along.
+    let indexes = match target.engine {
+        Engine::Postgres => target
+            .strings("SELECT CAST(indexname AS TEXT) FROM pg_indexes WHERE tablename = 'awkward' ORDER BY 1"),
+        Engine::MySql => target.strings(
+            "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'awkward' ORDER BY 1",
+        ),
+        Engine::Sqlite => target.strings(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'awkward' AND sql IS NOT NULL ORDER BY 1",
+        ),
+    };
+    assert!(
+        indexes
+            .iter()
+            .flatten()
+            .any(|name| name.ends_with("awkward_day")),
+        "{indexes:?}"
+    );
+
+    // Again: the new copy is swapped in, the old table kept as a backup.
+    let again = run(source, target, REPLACE_AWKWARD, &[]);
+    again.assert_code(0);
+    let report = table_report(&again);
+    let backup = report["backup"]
+        .as_str()
+        .expect("a backup was made")
+        .to_owned();
+    assert!(backup.starts_with("awkward__pw_backup_"), "{backup}");
+    assert_eq!(target.checksum(&backup), (rows, checksum.clone()));
+    assert_eq!(target.checksum("awkward"), (rows, checksum));
+});
+
+/// MySQL's own types, into the other engines.
+fn mysql_oddities() -> &'static str {
+    r"
+CREATE TABLE odd (id INT UNSIGNED PRIMARY KEY, small TINYINT UNSIGNED, huge BIGINT UNSIGNED, flag TINYINT(1), status ENUM('open', 'closed'), tags SET('a', 'b', 'c'), bits BIT(8), made DATE, stamp DATETIME, doc JSON) CHARACTER SET utf8mb4;
+SET SESSION sql_mode = '';
+INSERT INTO odd VALUES (4294967295, 255, 18446744073709551615, 1, 'open', 'a,c', b'10101010', '2025-01-02', '2025-01-02 03:04:05', '{}');
+INSERT INTO odd VALUES (1, 0, 0, 0, 'closed', '', b'0', '0000-00-00', '0000-00-00 00:00:00', NULL);
+INSERT INTO odd VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"
+}
+
+fn mysql_odd_pair(target: Engine, test: &str) -> Option<(TestDatabase, TestDatabase)> {
+    let source = TestDatabase::create(Engine::MySql, test)?;
+    let target = TestDatabase::create(target, test)?;
+    source.execute(mysql_oddities());
+    Some((source, target))
+}
+
+const COPY_ODD: &str = r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "odd" }
+to = { connection = "target", mode = "create" }
+"#;
+
+fn zero_dates_are_refused_until_a_policy_allows_them(target: Engine) {
+    let Some((source, target)) = mysql_odd_pair(target, "zero_dates") else {
+        return;
+    };
+    let refused = run(&source, &target, COPY_ODD, &[]);
+    refused.assert_code(1);
+    let error = refused.report()["steps"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("odd.made at id = 1: `0000-00-00` is a zero date"),
+        "{error}"
+    );
+    assert!(error.contains("on_lossy"), "{error}");
+    assert!(
+        target.strings(&tables_query(target.engine)).is_empty(),
+        "nothing was left behind: {:?}",
+        target.strings(&tables_query(target.engine))
+    );
+
+    let allowed = run(
+        &source,
+        &target,
+        &format!("{COPY_ODD}on_lossy = \"null\"\n"),
+        &[],
+    );
+    allowed.assert_code(0);
+    let report = table_report(&allowed);
+    assert_eq!(report["rows"], 3);
+    let lossy = report["lossy"].as_array().unwrap();
+    assert_eq!(lossy.len(), 2, "{lossy:?}");
+    assert_eq!(
+        target.count("SELECT COUNT(*) FROM odd WHERE made IS NULL AND stamp IS NULL"),
+        2
+    );
+    let text = |sql: &str| target.strings(sql)[0].clone().unwrap_or_default();
+    let huge = text("SELECT CAST(huge AS TEXT) FROM odd WHERE id = 4294967295");
+    assert_eq!(huge, "18446744073709551615", "unsigned maxima survive");
+    assert_eq!(
+        text("SELECT CAST(id AS TEXT) FROM odd WHERE small = 255"),
+        "4294967295"
+    );
+    assert_eq!(text("SELECT status FROM odd WHERE id = 1"), "closed");
+    assert_eq!(text("SELECT tags FROM odd WHERE id = 4294967295"), "a,c");
+    assert_eq!(
+        text("SELECT CAST(bits AS TEXT) FROM odd WHERE id = 4294967295"),
+        "170"
+    );
+    let flag = text("SELECT CAST(flag AS TEXT) FROM odd WHERE id = 4294967295");
+    assert!(
+        flag == "true" || flag == "1",
+        "tinyint(1) is a boolean: {flag}"
+    );
+}
+
+#[test]
+fn mysql_zero_dates_into_postgres() {
+    zero_dates_are_refused_until_a_policy_allows_them(Engine::Postgres);
+}
+
+#[test]
+fn mysql_zero_dates_into_sqlite() {
+    zero_dates_are_refused_until_a_policy_allows_them(Engine::Sqlite);
+}
+
+/// The tables a database has, for "nothing was left behind".
+fn tables_query(engine: Engine) -> String {
+    match engine {
+        Engine::Postgres => {
+            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                .to_owned()
+        }
+        Engine::MySql => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1".to_owned()
+        }
+        Engine::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1".to_owned()
+        }
+    }
+}
+
+#[test]
+fn a_tinyint_that_is_not_a_boolean_is_lossy() {
+    let Some((source, target)) = mysql_odd_pair(Engine::Postgres, "tinyint_two") else {
+        return;
+    };
+    source.execute("UPDATE odd SET flag = 2 WHERE id = 1");
+    let outcome = run(
+        &source,
+        &target,
+        &format!(
+            "{COPY_ODD}[steps.copy.columns]\nmade = {{ on_lossy = \"null\" }}\nstamp = {{ on_lossy = \"null\" }}\n"
+        ),
+        &[],
+    );
+    outcome.assert_code(1);
+    let error = outcome.report()["steps"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("odd.flag at id = 1: `2` is not a boolean"),
+        "{error}"
+    );
+}
+
+/// Rows `1..=rows` of a simple table, generated by the engine itself.
+fn numbers_table(database: &TestDatabase, table: &str, rows: u32) {
+    let sql = match database.engine {
+        Engine::Postgres => format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount NUMERIC(12, 2)); INSERT INTO {table} SELECT g, 'row ' || g, g * 1.25 FROM generate_series(1, {rows}) AS g"
+        ),
+        Engine::MySql => format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); INSERT INTO {table} SELECT seq, CONCAT('row ', seq), seq * 1.25 FROM seq_1_to_{rows}"
+        ),
+        Engine::Sqlite => format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) INSERT INTO {table} SELECT n, 'row ' || n, n * 1.25 FROM g"
+        ),
+    };
+    database.execute(&sql);
+}
+
+fn spawn(source: &TestDatabase, target: &TestDatabase, steps: &str) -> (Pipewright, Child) {
+    let project = Pipewright::new()
+        .manifest(&manifest(source, target, steps))
+        .args(["run", "pipeline.toml", "--progress", "none"]);
+    let child = project
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (project, child)
+}
+
+/// Waits until `probe` holds, or fails the test after a while.
+fn wait_for(what: &str, mut probe: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !probe() {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(mut child: Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+}
+
+const APPEND_NUMBERS: &str = r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "numbers" }
+to = { connection = "target", mode = "append" }
+batch_size = 500
+"#;
+
+direction_test!(
+    a_killed_append_resumes_without_duplicates,
+    |source, target| {
+        numbers_table(source, "numbers", 60_000);
+        let (project, child) = spawn(source, target, APPEND_NUMBERS);
+        // Killed once some batches are committed, with their checkpoint.
+        wait_for("a checkpoint", || {
+            target
+                .try_count("SELECT COUNT(*) FROM pipewright_transform_checkpoints")
+                .is_some_and(|count| count > 0)
+        });
+        kill(child);
+        let copied = target.count("SELECT COUNT(*) FROM numbers");
+        let checkpoint =
+            target.count("SELECT MAX(rows_copied) FROM pipewright_transform_checkpoints");
+        assert_eq!(
+            copied, checkpoint,
+            "every committed batch has its checkpoint"
+        );
+        assert!(copied < 60_000, "killed before the end: {copied}");
+
+        // Without `--resume`, the interrupted copy is not started again over itself.
+        let refused = project.run_with(&["run", "pipeline.toml", "--report", "report.json"]);
+        refused.assert_code(1);
+        assert!(refused.stderr.contains("--resume"), "{}", refused.stderr);
+        assert_eq!(target.count("SELECT COUNT(*) FROM numbers"), copied);
+
+        let resumed = project.run_with(&[
+            "run",
+            "pipeline.toml",
+            "--resume",
+            "--report",
+            "report.json",
+        ]);
+        resumed.assert_code(0);
+        let report = table_report(&resumed);
+        assert_eq!(report["resumed_rows"], copied);
+        assert_eq!(report["rows"], 60_000 - copied);
+        assert_eq!(target.count("SELECT COUNT(*) FROM numbers"), 60_000);
+        assert_eq!(
+            target.count("SELECT COUNT(DISTINCT id) FROM numbers"),
+            60_000
+        );
+        assert_eq!(source.checksum("numbers"), target.checksum("numbers"));
+        assert_eq!(
+            target.count("SELECT COUNT(*) FROM pipewright_transform_checkpoints"),
+            0,
+            "a finished copy leaves no checkpoint"
+        );
+    }
+);
+
+const REPLACE_NUMBERS: &str = r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "numbers" }
+to = { connection = "target", mode = "replace" }
+batch_size = 500
+"#;
+
+direction_test!(
+    a_killed_replace_leaves_the_target_as_it_was,
+    |source, target| {
+        numbers_table(source, "numbers", 60_000);
+        numbers_table(target, "numbers", 10);
+        let before = target.checksum("numbers");
+        let (_project, child) = spawn(source, target, REPLACE_NUMBERS);
+        wait_for("rows in the staging table", || {
+            target
+                .try_count("SELECT COUNT(*) FROM numbers__pw_staging")
+                .is_some_and(|count| count > 1_000)
+        });
+        kill(child);
+        assert_eq!(
+            target.checksum("numbers"),
+            before,
+            "the target is untouched"
+        );
+
+        // The next run cleans up and completes.
+        let outcome = run(source, target, REPLACE_NUMBERS, &[]);
+        outcome.assert_code(0);
+        assert_eq!(target.checksum("numbers"), source.checksum("numbers"));
+        let tables = target.strings(&tables_query(target.engine));
+        assert!(
+            !tables
+                .iter()
+                .flatten()
+                .any(|name| name.contains("__pw_staging")),
+            "{tables:?}"
+        );
+    }
+);
