@@ -17,6 +17,9 @@ pub struct Connections {
     pools: Mutex<HashMap<ConnectionName, Arc<OnceCell<Database>>>>,
     /// Pool size for connections that do not set `max_connections`.
     default_pool_size: u32,
+    /// Connections a single step needs at once on some connections (a parallel transform),
+    /// on top of what the run's concurrency needs.
+    step_needs: HashMap<ConnectionName, u32>,
 }
 
 impl Connections {
@@ -30,7 +33,16 @@ impl Connections {
             specs,
             pools: Mutex::new(HashMap::new()),
             default_pool_size,
+            step_needs: HashMap::new(),
         }
+    }
+
+    /// Sizes the pools of connections that do not set `max_connections` for steps that use
+    /// several connections at once: `needs` is the most one step takes of each.
+    #[must_use]
+    pub fn with_step_needs(mut self, needs: HashMap<ConnectionName, u32>) -> Self {
+        self.step_needs = needs;
+        self
     }
 
     pub fn spec(&self, name: &ConnectionName) -> &ConnectionSpec {
@@ -47,7 +59,13 @@ impl Connections {
             Arc::clone(pools.entry(name.clone()).or_default())
         };
         let spec = &self.specs[name];
-        let size = spec.max_connections.unwrap_or(self.default_pool_size);
+        let needed = self.step_needs.get(name).map_or(0, |need| {
+            // The step's own connections, plus one for each other step running beside it.
+            need.saturating_add(self.default_pool_size.saturating_sub(2))
+        });
+        let size = spec
+            .max_connections
+            .unwrap_or_else(|| self.default_pool_size.max(needed));
         cell.get_or_try_init(|| Database::connect(spec, size))
             .await
             .cloned()

@@ -255,6 +255,11 @@ impl Database {
         }
     }
 
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        dispatch!(self, pool => pool.options().get_max_connections())
+    }
+
     /// Runs one bookkeeping statement written with `?` placeholders; returns rows affected.
     pub async fn execute(&self, sql: &str, values: Vec<SqlValue>) -> Result<u64, DbError> {
         let sql = self.placeholders(sql);

@@ -75,7 +75,10 @@ impl Scheduler {
         options: RunOptions,
         events: UnboundedSender<RunEvent>,
     ) -> Self {
-        let connections = Arc::new(Connections::new(pipeline.connections.clone(), options.jobs));
+        let connections = Arc::new(
+            Connections::new(pipeline.connections.clone(), options.jobs)
+                .with_step_needs(step_connection_needs(&pipeline)),
+        );
         Self {
             pipeline,
             plan,
@@ -305,6 +308,25 @@ impl Progress {
         found.sort_by_key(|id| self.position[id]);
         found
     }
+}
+
+/// The most connections one step holds at once on each connection: a transform reads its
+/// key ranges on a connection each and writes them on a connection each, besides the one that
+/// runs the swap.
+fn step_connection_needs(pipeline: &Pipeline) -> HashMap<crate::pipeline::ConnectionName, u32> {
+    let mut needs: HashMap<crate::pipeline::ConnectionName, u32> = HashMap::new();
+    for step in pipeline.steps.values() {
+        if let crate::pipeline::StepAction::Transform(transform) = &step.action {
+            let mut step_needs: HashMap<&crate::pipeline::ConnectionName, u32> = HashMap::new();
+            *step_needs.entry(&transform.from.connection).or_default() += transform.parallel;
+            *step_needs.entry(&transform.to.connection).or_default() += transform.parallel + 1;
+            for (name, need) in step_needs {
+                let entry = needs.entry(name.clone()).or_default();
+                *entry = (*entry).max(need);
+            }
+        }
+    }
+    needs
 }
 
 fn panicked_result(error: &tokio::task::JoinError) -> StepResult {

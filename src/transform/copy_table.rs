@@ -402,7 +402,7 @@ async fn load_staging(
     let parallel = if driver == Driver::Sqlite {
         1
     } else {
-        context.spec.parallel
+        context.spec.parallel.min(connections_for_ranges(context))
     };
     let ranges = if parallel > 1 {
         key_ranges(context, plan, parallel).await?
@@ -445,6 +445,26 @@ async fn load_staging(
         merged.lossy_counts(),
         u32::try_from(ranges.len()).unwrap_or(u32::MAX),
     ))
+}
+
+/// How many ranges the pools can serve at once: a reader on the source and a writer on the
+/// target each, besides the connection that holds the staging table. A `max_connections`
+/// below what `parallel` asks for lowers it, with a warning.
+fn connections_for_ranges(context: &CopyContext<'_>) -> u32 {
+    let target = context.target.max_connections().saturating_sub(1);
+    let fit = if context.spec.from.connection == context.spec.to.connection {
+        target / 2
+    } else {
+        target.min(context.source.max_connections())
+    }
+    .max(1);
+    if fit < context.spec.parallel {
+        tracing::warn!(
+            "`parallel = {}` needs more connections than the pools allow: copying {fit} ranges at once (raise `max_connections` for more)",
+            context.spec.parallel
+        );
+    }
+    fit
 }
 
 /// Splits the first key column's values into `parts` ranges of equal width.

@@ -53,3 +53,59 @@ fn every_example_starts_with_a_schema_line() {
         );
     }
 }
+
+/// SEED.md's migration example, for real: MariaDB to PostgreSQL, twice (the second run
+/// swaps in a new copy and keeps the first as a backup).
+#[test]
+fn the_daily_bars_migration_runs() {
+    use crate::servers::{Engine, TestDatabase};
+    let Some(legacy) = TestDatabase::create(Engine::MySql, "daily_bars_legacy") else {
+        return;
+    };
+    let Some(warehouse) = TestDatabase::create(Engine::Postgres, "daily_bars_warehouse") else {
+        return;
+    };
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/daily_bars_migration.toml");
+    let state = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args([
+                "run",
+                example.to_str().unwrap(),
+                "--progress",
+                "plain",
+                "--state-dir",
+            ])
+            .arg(state.path())
+            .env("NO_COLOR", "1")
+            .env("LEGACY_URL", &legacy.url)
+            .env("WAREHOUSE_URL", &warehouse.url)
+            .output()
+            .unwrap()
+    };
+    for attempt in 1..=2 {
+        let output = run();
+        assert!(
+            output.status.success(),
+            "run {attempt} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(warehouse.count("SELECT COUNT(*) FROM daily_bars"), 5);
+    assert_eq!(
+        warehouse.count("SELECT COUNT(*) FROM daily_bars WHERE source_system = 'legacy-mysql' AND trading_day IS NOT NULL"),
+        5
+    );
+    assert_eq!(
+        warehouse.count("SELECT COUNT(*) FROM daily_bars WHERE suspended"),
+        1,
+        "tinyint(1) became a boolean"
+    );
+    assert_eq!(warehouse.count("SELECT COUNT(*) FROM bar_counts"), 4);
+    assert_eq!(
+        warehouse
+            .count("SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'daily_bars__pw_backup_%'"),
+        1
+    );
+}

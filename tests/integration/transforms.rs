@@ -481,3 +481,344 @@ direction_test!(
         );
     }
 );
+
+/// One test per engine with one database that is both source and target.
+macro_rules! same_database_test {
+    ($name:ident, $body:expr) => {
+        crate::servers::engine_test!($name, |database| {
+            let run: fn(&TestDatabase) = $body;
+            run(database);
+        });
+    };
+}
+
+fn copy_step(mode: &str, extra: &str) -> String {
+    format!(
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = {{ connection = \"source\", table = \"numbers\" }}\nto = {{ connection = \"target\", table = \"copied\", mode = \"{mode}\" }}\n{extra}"
+    )
+}
+
+same_database_test!(create_never_overwrites, |database| {
+    numbers_table(database, "numbers", 20);
+    numbers_table(database, "copied", 3);
+    let before = database.checksum("copied");
+    let outcome = run(database, database, &copy_step("create", ""), &[]);
+    outcome.assert_code(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("`copied` already exists on `target`, and mode `create` never overwrites"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("mode = \\\"replace\\\"")
+            || outcome.stderr.contains("mode = \"replace\""),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(database.checksum("copied"), before);
+});
+
+same_database_test!(
+    truncate_keeps_the_table_and_what_depends_on_it,
+    |database| {
+        numbers_table(database, "numbers", 50);
+        numbers_table(database, "copied", 5);
+        database.execute("CREATE VIEW copied_view AS SELECT id, label FROM copied");
+        let outcome = run(database, database, &copy_step("truncate", ""), &[]);
+        outcome.assert_code(0);
+        let report = table_report(&outcome);
+        assert_eq!(report["created"], false);
+        assert_eq!(
+            database.count("SELECT COUNT(*) FROM copied_view"),
+            50,
+            "the view sees the new rows"
+        );
+        let backup = report["backup"].as_str().unwrap().to_owned();
+        assert_eq!(database.count(&format!("SELECT COUNT(*) FROM {backup}")), 5);
+        assert_eq!(database.checksum("copied"), database.checksum("numbers"));
+    }
+);
+
+same_database_test!(upsert_updates_and_inserts_on_the_key, |database| {
+    numbers_table(database, "numbers", 20);
+    numbers_table(database, "copied", 10);
+    database.execute("UPDATE copied SET label = 'old'; DELETE FROM numbers WHERE id < 5");
+    let step =
+        copy_step("upsert", "").replace("mode = \"upsert\"", "mode = \"upsert\", key = [\"id\"]");
+    for attempt in 1..=2 {
+        let outcome = run(database, database, &step, &[]);
+        outcome.assert_code(0);
+        assert_eq!(table_report(&outcome)["rows"], 16, "attempt {attempt}");
+    }
+    assert_eq!(database.count("SELECT COUNT(*) FROM copied"), 20);
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM copied WHERE label = 'old'"),
+        4,
+        "rows 1 to 4 are not in the source"
+    );
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM copied WHERE label = 'row 7'"),
+        1
+    );
+});
+
+same_database_test!(an_upsert_needs_a_unique_key_on_the_target, |database| {
+    numbers_table(database, "numbers", 5);
+    database.execute("CREATE TABLE copied (id BIGINT, label VARCHAR(40), amount DECIMAL(12, 2))");
+    let step =
+        copy_step("upsert", "").replace("mode = \"upsert\"", "mode = \"upsert\", key = [\"id\"]");
+    let outcome = run(database, database, &step, &[]);
+    outcome.assert_code(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("has no primary key or unique index on (id)"),
+        "{}",
+        outcome.stderr
+    );
+});
+
+/// A trigger that changes what is written: the copy's verification must notice.
+fn tampering_trigger(database: &TestDatabase) {
+    let sql = match database.engine {
+        Engine::Postgres => {
+            "CREATE FUNCTION tamper() RETURNS trigger AS $$ BEGIN NEW.label := NEW.label || '!'; RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER tamper BEFORE INSERT ON copied FOR EACH ROW EXECUTE FUNCTION tamper()"
+        }
+        Engine::MySql => {
+            "CREATE TRIGGER tamper BEFORE INSERT ON copied FOR EACH ROW SET NEW.label = CONCAT(NEW.label, '!')"
+        }
+        Engine::Sqlite => {
+            "CREATE TRIGGER tamper AFTER INSERT ON copied BEGIN UPDATE copied SET label = label || '!' WHERE id = NEW.id; END"
+        }
+    };
+    database.execute(sql);
+}
+
+same_database_test!(
+    a_batch_that_does_not_read_back_as_written_is_rolled_back,
+    |database| {
+        numbers_table(database, "numbers", 30);
+        numbers_table(database, "copied", 1);
+        database.execute("DELETE FROM copied");
+        tampering_trigger(database);
+        let outcome = run(
+            database,
+            database,
+            &copy_step("append", "batch_size = 10\n"),
+            &[],
+        );
+        outcome.assert_code(1);
+        assert!(
+            outcome
+                .stderr
+                .contains("verification of `copied` failed: 10 rows written with checksum"),
+            "{}",
+            outcome.stderr
+        );
+        assert_eq!(
+            database.count("SELECT COUNT(*) FROM copied"),
+            0,
+            "the failed batch was rolled back"
+        );
+        let store = TestDatabase::sqlite_file(&outcome.directory.join(".pipewright/monitoring.db"));
+        assert_eq!(
+            store.strings(
+                "SELECT status FROM data_quality_checks WHERE check_type = 'transform_checksum'"
+            ),
+            vec![Some("failed".to_owned())]
+        );
+    }
+);
+
+same_database_test!(column_rules_rename_drop_compute_and_convert, |database| {
+    numbers_table(database, "numbers", 12);
+    database.execute("UPDATE numbers SET amount = NULL WHERE id = 3");
+    let upper = if database.engine == Engine::Sqlite {
+        "upper(label)"
+    } else {
+        "UPPER(label)"
+    };
+    let extra = format!(
+        r#"
+[steps.copy.columns]
+label = {{ rename = "name", expression = "{upper}" }}
+amount = {{ type = "DECIMAL(12, 1)", on_lossy = "clamp", default = 0 }}
+batch = {{ value = 7 }}
+doubled = {{ expression = "id * 2", type = "BIGINT" }}
+"#
+    );
+    let outcome = run(database, database, &copy_step("create", &extra), &[]);
+    outcome.assert_code(0);
+    let report = table_report(&outcome);
+    assert_eq!(report["rows"], 12);
+    assert_eq!(report["lossy"][0]["column"], "amount");
+    assert_eq!(report["lossy"][0]["policy"], "clamp");
+    assert_eq!(
+        database.count(
+            "SELECT COUNT(*) FROM copied WHERE name = 'ROW 5' AND doubled = 10 AND batch = 7"
+        ),
+        1
+    );
+    assert_eq!(
+        database
+            .strings("SELECT CAST(amount AS CHAR(20)) FROM copied WHERE id = 3")
+            .len(),
+        1
+    );
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM copied WHERE id = 3 AND amount = 0"),
+        1,
+        "NULL became the default"
+    );
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM copied WHERE id = 1 AND amount = 1.3"),
+        1,
+        "1.25 rounded to one place"
+    );
+});
+
+same_database_test!(
+    a_rule_for_no_column_is_an_error_with_a_suggestion,
+    |database| {
+        numbers_table(database, "numbers", 2);
+        let outcome = run(
+            database,
+            database,
+            &copy_step(
+                "create",
+                "[steps.copy.columns]\nlabl = { rename = \"name\" }\n",
+            ),
+            &[],
+        );
+        outcome.assert_code(1);
+        assert!(
+            outcome
+                .stderr
+                .contains("the column rule `labl` names no column of `numbers`"),
+            "{}",
+            outcome.stderr
+        );
+        assert!(
+            outcome.stderr.contains("did you mean `label`?"),
+            "{}",
+            outcome.stderr
+        );
+    }
+);
+
+same_database_test!(patterns_choose_the_tables, |database| {
+    numbers_table(database, "sales_2024", 3);
+    numbers_table(database, "sales_2025", 4);
+    numbers_table(database, "sales_tmp", 5);
+    numbers_table(database, "other", 6);
+    let schema = match database.engine {
+        Engine::Postgres => "archive",
+        Engine::MySql | Engine::Sqlite => "",
+    };
+    let target = if schema.is_empty() {
+        // MySQL and SQLite: a table name prefix is not a mode; copy into the same database under
+        // the same names would copy onto themselves, so go through another database.
+        None
+    } else {
+        database.execute(&format!("CREATE SCHEMA {schema}"));
+        Some(schema)
+    };
+    let Some(schema) = target else {
+        let other = TestDatabase::create(database.engine, "patterns_target").unwrap();
+        let outcome = run(
+            database,
+            &other,
+            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", include = [\"sales_*\"], exclude = [\"*_tmp\"] }\nto = { connection = \"target\", mode = \"replace\" }\n",
+            &[],
+        );
+        outcome.assert_code(0);
+        let tables: Vec<String> = outcome.report()["steps"][0]["details"]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|table| table["target"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(tables, ["sales_2024", "sales_2025"]);
+        assert_eq!(other.count("SELECT COUNT(*) FROM sales_2025"), 4);
+        return;
+    };
+    let outcome = run(
+        database,
+        database,
+        &format!(
+            "\n[steps.copy]\nkind = \"transform\"\nfrom = {{ connection = \"source\", include = [\"sales_*\"], exclude = [\"*_tmp\"] }}\nto = {{ connection = \"target\", schema = \"{schema}\", mode = \"replace\" }}\n"
+        ),
+        &[],
+    );
+    outcome.assert_code(0);
+    assert_eq!(database.count("SELECT COUNT(*) FROM archive.sales_2024"), 3);
+    assert_eq!(database.count("SELECT COUNT(*) FROM archive.sales_2025"), 4);
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'archive'"),
+        2
+    );
+});
+
+direction_test!(parallel_ranges_copy_the_same_rows, |source, target| {
+    numbers_table(source, "numbers", 30_000);
+    let outcome = run(
+        source,
+        target,
+        &REPLACE_NUMBERS.replace("batch_size = 500", "batch_size = 2000\nparallel = 3"),
+        &[],
+    );
+    outcome.assert_code(0);
+    let report = table_report(&outcome);
+    let expected = if target.engine == Engine::Sqlite {
+        1
+    } else {
+        3
+    };
+    assert_eq!(
+        report["parallel"], expected,
+        "SQLite takes one writer at a time"
+    );
+    assert_eq!(target.checksum("numbers"), source.checksum("numbers"));
+});
+
+same_database_test!(restore_puts_the_previous_table_back, |database| {
+    numbers_table(database, "numbers", 10);
+    let project =
+        Pipewright::new().manifest(&manifest(database, database, &copy_step("replace", "")));
+    project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    let first = database.checksum("copied");
+    database.execute("DELETE FROM numbers WHERE id > 4");
+    project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    assert_eq!(database.count("SELECT COUNT(*) FROM copied"), 4);
+
+    let listed = project.run_with(&["backups", "pipeline.toml"]);
+    listed.assert_code(0);
+    assert!(
+        listed.stdout.contains("target  copied  copied__pw_backup_"),
+        "{}",
+        listed.stdout
+    );
+
+    let restored = project.run_with(&["restore", "pipeline.toml", "copied"]);
+    restored.assert_code(0);
+    assert!(
+        restored
+            .stdout
+            .starts_with("restored `copied` on `target` from `copied__pw_backup_"),
+        "{}",
+        restored.stdout
+    );
+    assert_eq!(database.checksum("copied"), first);
+
+    let unknown = project.run_with(&["restore", "pipeline.toml", "copied", "--backup", "nope"]);
+    unknown.assert_code(2);
+    assert!(
+        unknown
+            .stderr
+            .contains("`nope` is not a backup of `copied`"),
+        "{}",
+        unknown.stderr
+    );
+});
