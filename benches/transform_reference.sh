@@ -287,6 +287,11 @@ for tool in $TOOLS; do
     rps=$(awk -v n="$ROWS" -v s="$m" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }')
     echo "| ${LABEL[$tool]} | **$m** | ${WALLS[$tool]% } | $rps | $(mb "$rx") MB | $(mb "$rs") MB |"
 done
+if awk -v a="${LOAD_BEFORE%% *}" -v b="${LOAD_AFTER%% *}" -v n="$(nproc)" 'BEGIN { exit !(a > n / 2 || b > n / 2) }'; then
+    echo
+    echo "Other work was running on the machine during these runs (load average $LOAD_BEFORE before, $LOAD_AFTER after,"
+    echo "on $(nproc) cores): read the spread of the runs as the noise, and compare medians only roughly."
+fi
 cat <<'EOF'
 
 ## Exactly what ran

@@ -217,21 +217,25 @@ pub async fn checksum_query(
 ) -> Result<TableChecksum, ReadError> {
     const BATCH: usize = 5_000;
     let (sender, mut receiver) = mpsc::channel::<Vec<Row>>(2);
-    let summing = async move {
+    // Hashing is the heavier half: it runs on a thread of its own while rows are read.
+    let summing = tokio::task::spawn_blocking(move || {
         let mut checksum = TableChecksum::default();
-        while let Some(rows) = receiver.recv().await {
+        while let Some(rows) = receiver.blocking_recv() {
             for row in &rows {
                 checksum.add(row);
             }
         }
         checksum
-    };
-    let reading = async move {
-        let result = read_batches(connection, query, BATCH, &sender, cancel).await;
-        drop(sender);
-        result
-    };
-    let (read, checksum) = tokio::join!(reading, summing);
+    });
+    let read = read_batches(connection, query, BATCH, &sender, cancel).await;
+    drop(sender);
+    let checksum = summing.await.map_err(|join| ReadError::Decode {
+        column: String::new(),
+        logical: LogicalType::Other {
+            name: "checksum".to_owned(),
+        },
+        message: format!("the checksum stopped: {join}"),
+    })?;
     read?;
     Ok(checksum)
 }
@@ -315,72 +319,75 @@ fn decode_error(column: &Column, error: impl std::fmt::Display) -> ReadError {
     }
 }
 
+/// The column's type is known from the catalog (and the select expressions make it so), so
+/// values are decoded without sqlx's per-value type check, which costs more than the
+/// decoding itself; the decoders still reject malformed values.
 fn decode_postgres(row: &sqlx::postgres::PgRow, columns: &[Column]) -> Result<Row, ReadError> {
     let mut values = Vec::with_capacity(columns.len());
     for (index, column) in columns.iter().enumerate() {
         let error = |error: sqlx::Error| decode_error(column, error);
         let value = match &column.logical {
             LogicalType::Bool => row
-                .try_get::<Option<bool>, _>(index)
+                .try_get_unchecked::<Option<bool>, _>(index)
                 .map_err(error)?
                 .map(Value::Bool),
             LogicalType::Int { bytes: 1 | 2 } => row
-                .try_get::<Option<i16>, _>(index)
+                .try_get_unchecked::<Option<i16>, _>(index)
                 .map_err(error)?
                 .map(|value| Value::Int(value.into())),
             LogicalType::Int { bytes: 4 } => row
-                .try_get::<Option<i32>, _>(index)
+                .try_get_unchecked::<Option<i32>, _>(index)
                 .map_err(error)?
                 .map(|value| Value::Int(value.into())),
             LogicalType::Int { .. } | LogicalType::UInt { .. } | LogicalType::Bit { .. } => row
-                .try_get::<Option<i64>, _>(index)
+                .try_get_unchecked::<Option<i64>, _>(index)
                 .map_err(error)?
                 .map(Value::Int),
             LogicalType::Decimal { .. } => row
-                .try_get::<Option<String>, _>(index)
+                .try_get_unchecked::<Option<String>, _>(index)
                 .map_err(error)?
                 .map(Value::Decimal),
             LogicalType::Float32 => row
-                .try_get::<Option<f32>, _>(index)
+                .try_get_unchecked::<Option<f32>, _>(index)
                 .map_err(error)?
                 .map(|value| Value::Float(value.into())),
             LogicalType::Float64 => row
-                .try_get::<Option<f64>, _>(index)
+                .try_get_unchecked::<Option<f64>, _>(index)
                 .map_err(error)?
                 .map(Value::Float),
             LogicalType::Text { .. }
             | LogicalType::Enum { .. }
             | LogicalType::Set { .. }
             | LogicalType::Other { .. } => row
-                .try_get::<Option<String>, _>(index)
+                .try_get_unchecked::<Option<String>, _>(index)
                 .map_err(error)?
                 .map(Value::Text),
             LogicalType::Binary { .. } => row
-                .try_get::<Option<Vec<u8>>, _>(index)
+                .try_get_unchecked::<Option<Vec<u8>>, _>(index)
                 .map_err(error)?
                 .map(Value::Bytes),
             LogicalType::Date => row
-                .try_get::<Option<NaiveDate>, _>(index)
+                .try_get_unchecked::<Option<NaiveDate>, _>(index)
                 .map_err(error)?
                 .map(Value::Date),
             LogicalType::Time { .. } => row
-                .try_get::<Option<NaiveTime>, _>(index)
+                .try_get_unchecked::<Option<NaiveTime>, _>(index)
                 .map_err(error)?
                 .map(Value::Time),
             LogicalType::Timestamp { .. } => row
-                .try_get::<Option<NaiveDateTime>, _>(index)
+                .try_get_unchecked::<Option<NaiveDateTime>, _>(index)
                 .map_err(error)?
                 .map(Value::Timestamp),
             LogicalType::TimestampTz { .. } => row
-                .try_get::<Option<DateTime<Utc>>, _>(index)
+                .try_get_unchecked::<Option<DateTime<Utc>>, _>(index)
                 .map_err(error)?
                 .map(Value::TimestampTz),
             LogicalType::Json => row
-                .try_get::<Option<serde_json::Value>, _>(index)
+                .try_get_unchecked::<Option<serde_json::Value>, _>(index)
                 .map_err(error)?
                 .map(Value::Json),
             LogicalType::Uuid => row
-                .try_get::<Option<uuid::Uuid>, _>(index)
+                .try_get_unchecked::<Option<uuid::Uuid>, _>(index)
                 .map_err(error)?
                 .map(Value::Uuid),
         };
@@ -393,25 +400,28 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
     let mut values = Vec::with_capacity(columns.len());
     for (index, column) in columns.iter().enumerate() {
         let error = |error: sqlx::Error| decode_error(column, error);
-        let text = || row.try_get::<Option<String>, _>(index).map_err(error);
+        let text = || {
+            row.try_get_unchecked::<Option<String>, _>(index)
+                .map_err(error)
+        };
         let value = match &column.logical {
             // `tinyint(1)` holds -128 to 127: the target's type decides whether it is a
             // boolean, and a 2 is not silently `true`.
             LogicalType::Bool | LogicalType::Int { .. } => row
-                .try_get::<Option<i64>, _>(index)
+                .try_get_unchecked::<Option<i64>, _>(index)
                 .map_err(error)?
                 .map(Value::Int),
             LogicalType::UInt { .. } | LogicalType::Bit { .. } => row
-                .try_get::<Option<u64>, _>(index)
+                .try_get_unchecked::<Option<u64>, _>(index)
                 .map_err(error)?
                 .map(Value::UInt),
             LogicalType::Decimal { .. } => text()?.map(Value::Decimal),
             LogicalType::Float32 => row
-                .try_get::<Option<f32>, _>(index)
+                .try_get_unchecked::<Option<f32>, _>(index)
                 .map_err(error)?
                 .map(|value| Value::Float(value.into())),
             LogicalType::Float64 => row
-                .try_get::<Option<f64>, _>(index)
+                .try_get_unchecked::<Option<f64>, _>(index)
                 .map_err(error)?
                 .map(Value::Float),
             LogicalType::Text { .. }
@@ -420,7 +430,7 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
             | LogicalType::Other { .. }
             | LogicalType::Uuid => text()?.map(Value::Text),
             LogicalType::Binary { .. } => row
-                .try_get::<Option<Vec<u8>>, _>(index)
+                .try_get_unchecked::<Option<Vec<u8>>, _>(index)
                 .map_err(error)?
                 .map(Value::Bytes),
             LogicalType::Date => text()?.map(|text| parse_date(&text)),
@@ -448,10 +458,10 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
             continue;
         }
         // SQLite stores what it was given: the storage class decides how to read it.
-        let storage = raw.type_info().to_string();
-        let value = match storage.as_str() {
+        let info = raw.type_info();
+        let value = match sqlx::TypeInfo::name(&*info) {
             "INTEGER" => {
-                let integer: i64 = row.try_get(index).map_err(error)?;
+                let integer: i64 = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
                     LogicalType::Bool => Value::Bool(integer != 0),
                     LogicalType::Decimal { .. } => Value::Decimal(integer.to_string()),
@@ -467,14 +477,14 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                 }
             }
             "REAL" => {
-                let real: f64 = row.try_get(index).map_err(error)?;
+                let real: f64 = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
                     LogicalType::Text { .. } => Value::Text(crate::data::canonical_float(real)),
                     _ => Value::Float(real),
                 }
             }
             "BLOB" => {
-                let bytes: Vec<u8> = row.try_get(index).map_err(error)?;
+                let bytes: Vec<u8> = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
                     LogicalType::Uuid if bytes.len() == 16 => {
                         Value::Uuid(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
@@ -485,7 +495,7 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                 }
             }
             _ => {
-                let text: String = row.try_get(index).map_err(error)?;
+                let text: String = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
                     LogicalType::Date => parse_date(&text),
                     LogicalType::Time { .. } => parse_time(&text),
@@ -524,7 +534,61 @@ fn invalid(text: &str, reason: &'static str) -> Value {
 }
 
 /// `YYYY-MM-DD`; MySQL's zero dates (`0000-00-00`, `2025-00-10`) are invalid values.
+/// The number the ASCII digits of `bytes` write, if they are all digits.
+fn number(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || bytes.len() > 9 {
+        return None;
+    }
+    bytes.iter().try_fold(0_u32, |value, byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + u32::from(byte - b'0'))
+    })
+}
+
+/// `YYYY-MM-DD` without chrono's general parser (the common case, read millions of times).
+fn quick_date(bytes: &[u8]) -> Option<NaiveDate> {
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        i32::try_from(number(&bytes[..4])?).ok()?,
+        number(&bytes[5..7])?,
+        number(&bytes[8..10])?,
+    )
+}
+
+/// `HH:MM:SS` with an optional fraction of up to 9 digits.
+fn quick_time(bytes: &[u8]) -> Option<NaiveTime> {
+    if bytes.len() < 8 || bytes[2] != b':' || bytes[5] != b':' {
+        return None;
+    }
+    let nanos = match &bytes[8..] {
+        [] => 0,
+        [b'.', fraction @ ..] if !fraction.is_empty() => {
+            number(fraction)? * 10_u32.pow(9 - u32::try_from(fraction.len()).ok()?)
+        }
+        _ => return None,
+    };
+    NaiveTime::from_hms_nano_opt(
+        number(&bytes[..2])?,
+        number(&bytes[3..5])?,
+        number(&bytes[6..8])?,
+        nanos,
+    )
+}
+
+/// A date and time separated by a space or `T`.
+fn quick_timestamp(bytes: &[u8]) -> Option<NaiveDateTime> {
+    if bytes.len() < 19 || !matches!(bytes[10], b' ' | b'T') {
+        return None;
+    }
+    Some(quick_date(&bytes[..10])?.and_time(quick_time(&bytes[11..])?))
+}
+
 pub(crate) fn parse_date(text: &str) -> Value {
+    if let Some(date) = quick_date(text.as_bytes()) {
+        return Value::Date(date);
+    }
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_or_else(
         |_| {
             invalid(
@@ -541,11 +605,17 @@ pub(crate) fn parse_date(text: &str) -> Value {
 }
 
 pub(crate) fn parse_time(text: &str) -> Value {
+    if let Some(time) = quick_time(text.as_bytes()) {
+        return Value::Time(time);
+    }
     NaiveTime::parse_from_str(text.trim(), "%H:%M:%S%.f")
         .map_or_else(|_| invalid(text, "not a time of day"), Value::Time)
 }
 
 fn parse_timestamp(text: &str) -> Value {
+    if let Some(timestamp) = quick_timestamp(text.as_bytes()) {
+        return Value::Timestamp(timestamp);
+    }
     let trimmed = text.trim();
     for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
         if let Ok(timestamp) = NaiveDateTime::parse_from_str(trimmed, format) {
@@ -627,6 +697,51 @@ mod tests {
         assert_eq!(
             postgres.sql(),
             "SELECT CAST(pipewright_source.\"close\" AS TEXT), pipewright_source.\"day\", pipewright_source.\"id\" FROM (select * from x) AS pipewright_source WHERE pipewright_source.\"id\" >= 10"
+        );
+    }
+
+    #[test]
+    fn the_quick_parsers_agree_with_chrono() {
+        for text in [
+            "2025-01-02",
+            "0001-12-31",
+            "9999-12-31",
+            "2024-02-29",
+            "2025-02-29",
+            "2025-13-01",
+            "2025-1-02",
+            " 2025-01-02",
+        ] {
+            let chrono = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+            assert_eq!(
+                parse_date(text),
+                chrono.map_or_else(|| parse_date(text), Value::Date),
+                "{text}"
+            );
+            if let Some(quick) = quick_date(text.as_bytes()) {
+                assert_eq!(Some(quick), chrono, "{text}");
+            }
+        }
+        for text in [
+            "12:34:56",
+            "12:34:56.5",
+            "12:34:56.123456",
+            "23:59:59.999999999",
+            "24:00:00",
+            "1:02:03",
+            "12:34:56.",
+        ] {
+            let chrono = NaiveTime::parse_from_str(text, "%H:%M:%S%.f").ok();
+            assert_eq!(quick_time(text.as_bytes()).or(chrono), chrono, "{text}");
+        }
+        assert_eq!(
+            parse_timestamp("2025-01-02T03:04:05.25"),
+            Value::Timestamp(
+                NaiveDate::from_ymd_opt(2025, 1, 2)
+                    .unwrap()
+                    .and_hms_milli_opt(3, 4, 5, 250)
+                    .unwrap()
+            )
         );
     }
 

@@ -38,17 +38,22 @@ impl TableChecksum {
 /// A 128-bit hash of a row's canonical values; NULL and the empty string differ, and so do
 /// `("ab", "c")` and `("a", "bc")`.
 pub fn row_hash(row: &[Value]) -> u128 {
+    thread_local! {
+        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
     let mut hasher = Sha256::new();
-    for value in row {
-        match value.canonical() {
-            None => hasher.update([0_u8]),
-            Some(text) => {
+    TEXT.with_borrow_mut(|text| {
+        for value in row {
+            text.clear();
+            if value.write_canonical(text) {
                 hasher.update([1_u8]);
                 hasher.update(u64::try_from(text.len()).unwrap_or(u64::MAX).to_le_bytes());
                 hasher.update(text.as_bytes());
+            } else {
+                hasher.update([0_u8]);
             }
         }
-    }
+    });
     let digest = hasher.finalize();
     let mut bytes = [0_u8; 16];
     bytes.copy_from_slice(&digest[..16]);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
 
 /// One value of one column.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,32 +40,48 @@ impl Value {
     /// written to the microsecond in UTC, JSON with sorted keys, bytes in hex: equal values
     /// from different engines give equal text.
     pub fn canonical(&self) -> Option<String> {
-        Some(match self {
-            Self::Null => return None,
-            Self::Bool(value) => if *value { "1" } else { "0" }.to_owned(),
-            Self::Int(value) => value.to_string(),
-            Self::UInt(value) => value.to_string(),
-            Self::Decimal(text) => canonical_decimal(text),
-            Self::Float(value) => canonical_float(*value),
-            Self::Text(text) | Self::Invalid { text, .. } => text.clone(),
+        let mut text = String::new();
+        self.write_canonical(&mut text).then_some(text)
+    }
+
+    /// Appends the canonical text of the value to `out`; `false` (and nothing written) for
+    /// NULL. The allocation-free form of [`canonical`](Self::canonical), for checksums.
+    pub fn write_canonical(&self, out: &mut String) -> bool {
+        match self {
+            Self::Null => return false,
+            Self::Bool(value) => out.push(if *value { '1' } else { '0' }),
+            Self::Int(value) => out.push_str(itoa::Buffer::new().format(*value)),
+            Self::UInt(value) => out.push_str(itoa::Buffer::new().format(*value)),
+            Self::Decimal(text) => write_canonical_decimal(text, out),
+            Self::Float(value) => out.push_str(&canonical_float(*value)),
+            Self::Text(text) | Self::Invalid { text, .. } => out.push_str(text),
             Self::Bytes(bytes) => {
-                let mut hex = String::with_capacity(bytes.len() * 2 + 2);
-                hex.push_str("\\x");
+                out.reserve(bytes.len() * 2 + 2);
+                out.push_str("\\x");
                 for byte in bytes {
-                    let _ = write!(hex, "{byte:02x}");
+                    let _ = write!(out, "{byte:02x}");
                 }
-                hex
             }
-            Self::Date(date) => date.format("%Y-%m-%d").to_string(),
-            Self::Time(time) => time.format("%H:%M:%S%.6f").to_string(),
-            Self::Timestamp(timestamp) => timestamp.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
-            Self::TimestampTz(timestamp) => timestamp
-                .naive_utc()
-                .format("%Y-%m-%d %H:%M:%S%.6fZ")
-                .to_string(),
-            Self::Json(json) => canonical_json(json),
-            Self::Uuid(uuid) => uuid.hyphenated().to_string(),
-        })
+            Self::Date(date) => write_date(*date, out),
+            Self::Time(time) => write_time(*time, out),
+            Self::Timestamp(timestamp) => {
+                write_date(timestamp.date(), out);
+                out.push(' ');
+                write_time(timestamp.time(), out);
+            }
+            Self::TimestampTz(timestamp) => {
+                let naive = timestamp.naive_utc();
+                write_date(naive.date(), out);
+                out.push(' ');
+                write_time(naive.time(), out);
+                out.push('Z');
+            }
+            Self::Json(json) => out.push_str(&canonical_json(json)),
+            Self::Uuid(uuid) => {
+                let _ = write!(out, "{}", uuid.hyphenated());
+            }
+        }
+        true
     }
 
     pub fn is_null(&self) -> bool {
@@ -73,36 +89,67 @@ impl Value {
     }
 }
 
-/// `-001.2300` → `-1.23`, `0.000` → `0`, `1e3` stays as written when it is not plain.
-pub fn canonical_decimal(text: &str) -> String {
-    let text = text.trim();
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
+/// `YYYY-MM-DD`, with a sign before years outside 0 to 9999 (as ISO 8601 writes them).
+pub(crate) fn write_date(date: NaiveDate, out: &mut String) {
+    let year = date.year();
+    let _ = if (0..=9999).contains(&year) {
+        write!(out, "{year:04}-{:02}-{:02}", date.month(), date.day())
+    } else if year < 0 {
+        write!(out, "-{:04}-{:02}-{:02}", -year, date.month(), date.day())
+    } else {
+        write!(out, "+{year}-{:02}-{:02}", date.month(), date.day())
     };
-    if !digits
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || byte == b'.')
-        || digits.is_empty()
+}
+
+/// `HH:MM:SS.ffffff`, to the microsecond (a leap second's extra is kept in the fraction).
+pub(crate) fn write_time(time: NaiveTime, out: &mut String) {
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}.{:06}",
+        time.hour(),
+        time.minute(),
+        time.second(),
+        (time.nanosecond() / 1_000).min(999_999)
+    );
+}
+
+/// [`canonical_decimal`] appended to `out`.
+fn write_canonical_decimal(text: &str, out: &mut String) {
+    let trimmed = text.trim();
+    let (negative, digits) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    if digits.is_empty()
+        || !digits
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || byte == b'.')
     {
-        return text.to_owned();
+        out.push_str(trimmed);
+        return;
     }
     let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let integer = integer.trim_start_matches('0');
     let fraction = fraction.trim_end_matches('0');
-    let mut canonical = String::with_capacity(digits.len() + 1);
     if integer.is_empty() && fraction.is_empty() {
-        return "0".to_owned();
+        out.push('0');
+        return;
     }
     if negative {
-        canonical.push('-');
+        out.push('-');
     }
-    canonical.push_str(if integer.is_empty() { "0" } else { integer });
+    out.push_str(if integer.is_empty() { "0" } else { integer });
     if !fraction.is_empty() {
-        canonical.push('.');
-        canonical.push_str(fraction);
+        out.push('.');
+        out.push_str(fraction);
     }
-    canonical
+}
+
+/// `-001.2300` → `-1.23`, `0.000` → `0`, `1e3` stays as written when it is not plain.
+pub fn canonical_decimal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    write_canonical_decimal(text, &mut out);
+    out
 }
 
 /// The shortest text that reads back as the same `f64`, in plain notation for the usual
@@ -149,6 +196,34 @@ fn canonical_json(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_are_written_as_iso_8601() {
+        for (year, expected) in [
+            (2025, "2025-03-04"),
+            (7, "0007-03-04"),
+            (-44, "-0044-03-04"),
+            (12_345, "+12345-03-04"),
+        ] {
+            let date = NaiveDate::from_ymd_opt(year, 3, 4).unwrap();
+            assert_eq!(Value::Date(date).canonical().unwrap(), expected);
+            assert_eq!(
+                date.format("%Y-%m-%d").to_string(),
+                expected,
+                "as chrono writes it"
+            );
+        }
+        let time = NaiveTime::from_hms_nano_opt(1, 2, 3, 456_789_999).unwrap();
+        assert_eq!(Value::Time(time).canonical().unwrap(), "01:02:03.456789");
+        let at = NaiveDate::from_ymd_opt(2025, 1, 2)
+            .unwrap()
+            .and_time(time)
+            .and_utc();
+        assert_eq!(
+            Value::TimestampTz(at).canonical().unwrap(),
+            "2025-01-02 01:02:03.456789Z"
+        );
+    }
 
     #[test]
     fn equal_values_from_different_engines_have_equal_canonical_text() {

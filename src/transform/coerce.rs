@@ -43,7 +43,12 @@ pub fn coerce(value: Value, target: &LogicalType, driver: Driver) -> Result<Valu
             let max = (1_i128 << u32::from(*bits).min(64)) - 1;
             to_integer(&value, 0, max, target).map(|number| integer_value(number, target))
         }
-        LogicalType::Decimal { precision, scale } => to_decimal(&value, *precision, *scale, target),
+        LogicalType::Decimal { precision, scale } => match value {
+            Value::Decimal(text) => canonical_in_place(text, *precision, *scale)
+                .map(Value::Decimal)
+                .or_else(|text| to_decimal(&Value::Decimal(text), *precision, *scale, target)),
+            other => to_decimal(&other, *precision, *scale, target),
+        },
         LogicalType::Float32 | LogicalType::Float64 => to_float(&value, target, driver),
         LogicalType::Text { max_length } => {
             let text = to_text(value)?;
@@ -244,6 +249,64 @@ impl DecimalParts {
     }
 }
 
+/// The usual decimal from a source (`1524.0000`, `-0.5000`) made canonical by cutting its
+/// trailing zeros in place, if it fits `decimal(precision, scale)`; anything else is given
+/// back for the general path.
+fn canonical_in_place(
+    mut text: String,
+    precision: Option<u32>,
+    scale: Option<u32>,
+) -> Result<String, String> {
+    let Some((negative, integer, fraction)) = plain_decimal(&text) else {
+        return Err(text);
+    };
+    let scale = scale.unwrap_or(0) as usize;
+    let fits = precision.is_none_or(|precision| {
+        fraction.len() <= scale && integer.len() <= (precision as usize).saturating_sub(scale)
+    });
+    let written = text[usize::from(negative)..]
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    // The canonical text is a prefix of the text: no `+`, the integer part written without
+    // leading zeros (or as one `0`), not a negative zero.
+    let is_prefix = !text.starts_with('+')
+        && ((!integer.is_empty() && written == integer) || (integer.is_empty() && written == "0"))
+        && !(negative && integer.is_empty() && fraction.is_empty());
+    if !fits || !is_prefix {
+        return Err(text);
+    }
+    let keep = usize::from(negative)
+        + written.len()
+        + if fraction.is_empty() {
+            0
+        } else {
+            1 + fraction.len()
+        };
+    text.truncate(keep);
+    Ok(text)
+}
+
+/// A plain decimal's sign, integer digits without leading zeros and fraction digits without
+/// trailing zeros, borrowed from `text`; `None` if it is not plain.
+fn plain_decimal(text: &str) -> Option<(bool, &str, &str)> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if (integer.is_empty() && fraction.is_empty()) || !all_digits(integer) || !all_digits(fraction)
+    {
+        return None;
+    }
+    Some((
+        negative,
+        integer.trim_start_matches('0'),
+        fraction.trim_end_matches('0'),
+    ))
+}
+
 fn to_integer(value: &Value, min: i128, max: i128, target: &LogicalType) -> Result<i128, Lossy> {
     let clamp = |number: i128| number.clamp(min, max);
     let out_of_range = |shown: String, nearest: i128| {
@@ -333,6 +396,25 @@ fn to_decimal(
                 )
             }),
         ));
+    }
+    // The usual case, a plain decimal that fits, without building its parts.
+    if let Value::Decimal(text) = value
+        && let Some((negative, integer, fraction)) = plain_decimal(text)
+        && precision.is_none_or(|precision| {
+            let scale = scale.unwrap_or(0) as usize;
+            fraction.len() <= scale && integer.len() <= (precision as usize).saturating_sub(scale)
+        })
+    {
+        let mut canonical = String::with_capacity(integer.len() + fraction.len() + 3);
+        if negative && !(integer.is_empty() && fraction.is_empty()) {
+            canonical.push('-');
+        }
+        canonical.push_str(if integer.is_empty() { "0" } else { integer });
+        if !fraction.is_empty() {
+            canonical.push('.');
+            canonical.push_str(fraction);
+        }
+        return Ok(Value::Decimal(canonical));
     }
     let Some(parts) = DecimalParts::from_value(value) else {
         return Err(not_convertible(value, target));
@@ -773,6 +855,28 @@ mod tests {
             coerce(Value::UInt(u64::MAX), &decimal(20, 0), Driver::Postgres),
             Ok(Value::Decimal(u64::MAX.to_string()))
         );
+    }
+
+    #[test]
+    fn decimals_are_made_canonical_in_place_or_the_long_way_alike() {
+        let money = decimal(12, 4);
+        for text in [
+            "1524.0000",
+            "-0.5000",
+            "0.0000",
+            "-0.0000",
+            ".5",
+            "007",
+            "+3.10",
+            "12",
+            "-12.3400",
+            "99999999.99990",
+            "1.23456",
+        ] {
+            let quick = coerce(Value::Decimal(text.into()), &money, Driver::Postgres);
+            let long = to_decimal(&Value::Decimal(text.into()), Some(12), Some(4), &money);
+            assert_eq!(quick, long, "{text}");
+        }
     }
 
     #[test]

@@ -23,10 +23,12 @@ use crate::store::{CheckRecord, MetricRecord, StoreRecord, store_sink};
 use crate::transform::TransformError;
 use crate::transform::checkpoint::{self, Checkpoint, CheckpointScope};
 use crate::transform::row_converter::{LossyCount, RowConverter};
-use crate::transform::row_writer::{WriteTarget, mysql_packet_limit, write_rows};
+use crate::transform::row_writer::{
+    CopyStream, WriteTarget, encode_copy_text, mysql_packet_limit, write_rows,
+};
 use crate::transform::table_ddl::{
-    STAGING_INDEX_SUFFIX, Swap, TableDefinition, create_index_sql, create_table_sql, drop_table,
-    finish_new_table, prune_backups, replace_rows, swap_in,
+    STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
+    create_index_sql, create_table_sql, drop_table, prune_backups, replace_rows, swap_in,
 };
 use crate::transform::table_names::{backup_table, staging_table};
 use crate::transform::table_plan::{Relation, TablePlan};
@@ -288,7 +290,9 @@ async fn copy_through_staging(
             cancel,
         )
         .await?;
+    let phase = Instant::now();
     let result = load_staging(context, plan, target, &staging).await;
+    tracing::debug!(table = %plan.target, elapsed_ms = phase.elapsed().as_millis(), "staging table loaded");
     let (checksum, lossy, parallel) = match result {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -296,16 +300,23 @@ async fn copy_through_staging(
             return Err(error);
         }
     };
-    if !keep_table
-        && let Err(error) =
-            finish_new_table(target, &staging, &plan.target, &definition, cancel).await
-    {
-        let _ = drop_table(target, &staging, &CancellationToken::new()).await;
-        return Err(error.into());
-    }
+    // The indexes are built while the verification reads the table on another connection.
     let staged = existing_table(target, &staging).await?;
     let columns = target_columns(context, plan, &staging, &staged)?;
-    if let Err(error) = verify_table(context, plan, target, &staging, &columns, checksum).await {
+    let building = async {
+        if keep_table {
+            return Ok(());
+        }
+        build_indexes(target, &staging, &plan.target, &definition, cancel).await?;
+        attach_primary_key(target, &staging, &plan.target, &definition, cancel).await
+    };
+    let verifying = async {
+        let mut reader = context.target.acquire().await?;
+        verify_table(context, plan, &mut reader, &staging, &columns, checksum).await
+    };
+    let (built, verified) = tokio::join!(building, verifying);
+    tracing::debug!(table = %plan.target, elapsed_ms = phase.elapsed().as_millis(), "indexes built and verified");
+    if let Err(error) = verified.and(built.map_err(TransformError::from)) {
         let _ = drop_table(target, &staging, &CancellationToken::new()).await;
         return Err(error);
     }
@@ -531,77 +542,223 @@ async fn key_ranges(
     Ok(ranges)
 }
 
-/// Reads one range (or the whole source) and writes it into the staging table, committing
-/// per batch (MySQL) or once (SQLite, whose staging table nobody else reads); `COPY` commits
-/// itself on PostgreSQL.
+/// A batch ready for the target: encoded for `COPY` (PostgreSQL), or rows to insert.
+#[derive(Debug)]
+enum ReadyBatch {
+    Copy { data: Vec<u8>, rows: usize },
+    Rows(Vec<Row>),
+}
+
+/// What the converter hands back: the checksum of what it converted and its lossy counts;
+/// `None` if it stopped because the writer went away.
+type Converted = Option<(TableChecksum, RowConverter)>;
+
+/// Converts batches as they arrive, on a thread of its own (it is the CPU-bound stage):
+/// checksums them and, for PostgreSQL, encodes them for `COPY`.
+fn convert_batches(
+    mut batches: mpsc::Receiver<Vec<Row>>,
+    ready: &mpsc::Sender<ReadyBatch>,
+    mut converter: RowConverter,
+    verify: bool,
+    encode: bool,
+) -> Result<Converted, TransformError> {
+    let mut checksum = TableChecksum::default();
+    let mut number = 0_u64;
+    while let Some(batch) = batches.blocking_recv() {
+        let mut rows = Vec::with_capacity(batch.len());
+        for row in batch {
+            number += 1;
+            let target_row = converter.convert(row, number)?;
+            if verify {
+                checksum.add(&target_row);
+            } else {
+                checksum.rows += 1;
+            }
+            rows.push(target_row);
+        }
+        let batch = if encode {
+            ReadyBatch::Copy {
+                data: encode_copy_text(&rows),
+                rows: rows.len(),
+            }
+        } else {
+            ReadyBatch::Rows(rows)
+        };
+        if ready.blocking_send(batch).is_err() {
+            return Ok(None);
+        }
+    }
+    Ok(Some((checksum, converter)))
+}
+
+/// The reading and converting stages of a load, running while the writer writes.
+struct Stages<'a> {
+    plan: &'a TablePlan,
+    converting: tokio::task::JoinHandle<Result<Converted, TransformError>>,
+    reader: tokio::task::JoinHandle<Result<u64, ReadError>>,
+}
+
+impl Stages<'_> {
+    /// Waits for both stages once the writer has stopped (`sent`): the load may be committed
+    /// only if all three ended well. The stage that failed on its own says why; the others
+    /// only saw it stop.
+    async fn finish(
+        self,
+        sent: Result<(), TransformError>,
+    ) -> Result<(TableChecksum, RowConverter), TransformError> {
+        let converted = match self.converting.await {
+            Ok(result) => result,
+            Err(join) => Err(TransformError::Internal(format!(
+                "the converter stopped: {join}"
+            ))),
+        };
+        let read = join_reader(self.plan, self.reader).await;
+        match (sent, converted, read) {
+            (Ok(()), Ok(Some(converted)), Ok(_)) => Ok(converted),
+            (_, Err(error), _) | (Err(error), _, _) | (_, _, Err(error)) => Err(error),
+            (Ok(()), Ok(None), Ok(_)) => Err(TransformError::Internal(
+                "the writer stopped without an error".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Reads one range (or the whole source) and writes it into the staging table: three stages
+/// at once (read, convert, write) with two batches between each. PostgreSQL takes the whole
+/// range in one `COPY`; MySQL commits per batch, SQLite once (nobody else reads a staging
+/// table). The write is committed only when reading and converting ended well.
 async fn load_range(
     context: &CopyContext<'_>,
     plan: &TablePlan,
     connection: &mut DbConnection,
     write: &WriteTarget<'_>,
-    mut converter: RowConverter,
+    converter: RowConverter,
     query: SourceQuery,
     done: &AtomicU64,
 ) -> Result<(TableChecksum, RowConverter), TransformError> {
     let cancel = context.cancel();
     let driver = connection.driver();
     let batch_size = usize::try_from(context.spec.batch_size).unwrap_or(usize::MAX);
-    let (mut receiver, reader) = spawn_reader(context.source, query, batch_size, cancel);
-    let mut checksum = TableChecksum::default();
+    let (batches, reader) = spawn_reader(context.source, query, batch_size, cancel);
+    let (ready_sender, mut ready) = mpsc::channel::<ReadyBatch>(CHANNEL_BATCHES);
     let verify = context.spec.verify;
-    let writing = async {
-        if driver == Driver::Sqlite {
-            connection.run("BEGIN", cancel).await?;
-        }
-        let mut number = 0_u64;
-        loop {
-            let batch = tokio::select! {
-                batch = receiver.recv() => batch,
-                () = cancel.cancelled() => return Err(TransformError::Cancelled),
-            };
-            let Some(batch) = batch else { break };
-            let mut rows = Vec::with_capacity(batch.len());
-            for row in batch {
-                number += 1;
-                let target_row = converter.convert(row, number)?;
-                if verify {
-                    checksum.add(&target_row);
-                } else {
-                    checksum.rows += 1;
-                }
-                rows.push(target_row);
+    let converting = tokio::task::spawn_blocking(move || {
+        convert_batches(
+            batches,
+            &ready_sender,
+            converter,
+            verify,
+            driver == Driver::Postgres,
+        )
+    });
+    let stages = Stages {
+        plan,
+        converting,
+        reader,
+    };
+    let progress = |rows: usize| {
+        let total = done.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
+        context
+            .step
+            .part_progress(&plan.label, total, plan.row_estimate, "rows");
+    };
+    let result = if driver == Driver::Postgres {
+        write_copy_stream(connection, write, &mut ready, stages, cancel, &progress).await
+    } else {
+        write_row_batches(connection, write, &mut ready, stages, cancel, &progress).await
+    };
+    if matches!(result, Err(TransformError::Cancelled)) {
+        connection.close_on_drop();
+    }
+    result
+}
+
+/// The next batch, or the writer's cancellation.
+async fn next_ready(
+    ready: &mut mpsc::Receiver<ReadyBatch>,
+    cancel: &CancellationToken,
+) -> Result<Option<ReadyBatch>, TransformError> {
+    tokio::select! {
+        batch = ready.recv() => Ok(batch),
+        () = cancel.cancelled() => Err(TransformError::Cancelled),
+    }
+}
+
+/// PostgreSQL: one `COPY` for the whole range, finished only if every stage ended well.
+async fn write_copy_stream(
+    connection: &mut DbConnection,
+    write: &WriteTarget<'_>,
+    ready: &mut mpsc::Receiver<ReadyBatch>,
+    stages: Stages<'_>,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(TableChecksum, RowConverter), TransformError> {
+    let mut copy = CopyStream::begin(connection, write.table, write.columns).await?;
+    let sent = async {
+        while let Some(batch) = next_ready(ready, cancel).await? {
+            if let ReadyBatch::Copy { data, rows } = batch {
+                copy.send(data).await?;
+                progress(rows);
             }
-            if driver == Driver::MySql {
-                connection.run("BEGIN", cancel).await?;
-            }
-            write_rows(connection, write, &rows).await?;
-            if driver == Driver::MySql {
-                connection.run("COMMIT", cancel).await?;
-            }
-            let total = done.fetch_add(rows.len() as u64, Ordering::Relaxed) + rows.len() as u64;
-            context
-                .step
-                .part_progress(&plan.label, total, plan.row_estimate, "rows");
-        }
-        if driver == Driver::Sqlite {
-            connection.run("COMMIT", cancel).await?;
         }
         Ok(())
-    };
-    let written: Result<(), TransformError> = writing.await;
-    if let Err(error) = written {
-        drop(receiver);
-        let _ = reader.await;
-        if driver != Driver::Postgres {
-            let _ = connection.run("ROLLBACK", &CancellationToken::new()).await;
-        }
-        if matches!(error, TransformError::Cancelled) {
-            connection.close_on_drop();
-        }
-        return Err(error);
     }
-    join_reader(plan, reader).await?;
-    Ok((checksum, converter))
+    .await;
+    ready.close();
+    match stages.finish(sent).await {
+        Ok(converted) => {
+            copy.finish().await?;
+            Ok(converted)
+        }
+        Err(error) => {
+            copy.abort().await;
+            Err(error)
+        }
+    }
+}
+
+/// MySQL and SQLite: multi-row inserts per batch.
+async fn write_row_batches(
+    connection: &mut DbConnection,
+    write: &WriteTarget<'_>,
+    ready: &mut mpsc::Receiver<ReadyBatch>,
+    stages: Stages<'_>,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(TableChecksum, RowConverter), TransformError> {
+    let per_batch = connection.driver() == Driver::MySql;
+    let sent = async {
+        if !per_batch {
+            connection.run("BEGIN", cancel).await?;
+        }
+        while let Some(batch) = next_ready(ready, cancel).await? {
+            if let ReadyBatch::Rows(rows) = batch {
+                if per_batch {
+                    connection.run("BEGIN", cancel).await?;
+                }
+                write_rows(connection, write, &rows).await?;
+                if per_batch {
+                    connection.run("COMMIT", cancel).await?;
+                }
+                progress(rows.len());
+            }
+        }
+        Ok(())
+    }
+    .await;
+    ready.close();
+    match stages.finish(sent).await {
+        Ok(converted) => {
+            if !per_batch {
+                connection.run("COMMIT", cancel).await?;
+            }
+            Ok(converted)
+        }
+        Err(error) => {
+            let _ = connection.run("ROLLBACK", &CancellationToken::new()).await;
+            Err(error)
+        }
+    }
 }
 
 /// Compares what was written with what `table` holds: counts, then checksums. Both results

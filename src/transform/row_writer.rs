@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use chrono::{Datelike as _, NaiveDate};
+use chrono::{Datelike as _, NaiveDate, NaiveTime, Timelike as _};
 use sqlx::AssertSqlSafe;
 
 use crate::data::{Row, Value};
@@ -258,6 +258,64 @@ async fn copy_into(
         .map_err(|source| write_error(table, source))
 }
 
+/// A `COPY ... FROM STDIN` in progress on a PostgreSQL connection: batches are sent as they
+/// are ready, and the server takes them as they come.
+pub(crate) struct CopyStream<'c> {
+    copy: sqlx::postgres::PgCopyIn<&'c mut sqlx::PgConnection>,
+    table: String,
+}
+
+impl<'c> CopyStream<'c> {
+    pub(crate) async fn begin(
+        connection: &'c mut DbConnection,
+        table: &str,
+        columns: &[String],
+    ) -> Result<Self, DbError> {
+        let DbConnection::Postgres { connection, .. } = connection else {
+            return Err(DbError::Query {
+                context: format!("`COPY` into `{table}` needs PostgreSQL"),
+                source: sqlx::Error::Protocol("not a PostgreSQL connection".to_owned()),
+            });
+        };
+        let copy = connection
+            .copy_in_raw(&copy_statement(table, columns))
+            .await
+            .map_err(|source| write_error(table, source))?;
+        Ok(Self {
+            copy,
+            table: table.to_owned(),
+        })
+    }
+
+    pub(crate) async fn send(&mut self, data: Vec<u8>) -> Result<(), DbError> {
+        self.copy
+            .send(data)
+            .await
+            .map(|_| ())
+            .map_err(|source| write_error(&self.table, source))
+    }
+
+    /// Ends the `COPY`: the rows are in.
+    pub(crate) async fn finish(self) -> Result<u64, DbError> {
+        let table = self.table;
+        self.copy
+            .finish()
+            .await
+            .map_err(|source| write_error(&table, source))
+    }
+
+    /// Abandons the `COPY`: the server discards every row it took.
+    pub(crate) async fn abort(self) {
+        let _ = self.copy.abort("pipewright stopped the copy").await;
+    }
+}
+
+impl std::fmt::Debug for CopyStream<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "CopyStream({})", self.table)
+    }
+}
+
 fn copy_statement(table: &str, columns: &[String]) -> String {
     let quote = |name: &str| quote_identifier(Driver::Postgres, name);
     format!(
@@ -339,17 +397,39 @@ fn escape_copy_text(buffer: &mut Vec<u8>, text: &str) {
 }
 
 /// A date as PostgreSQL reads it, years BC and after 9999 included.
-fn postgres_date(date: NaiveDate) -> String {
-    if date.year() <= 0 {
-        format!(
-            "{:04}-{:02}-{:02} BC",
-            1 - date.year(),
-            date.month(),
-            date.day()
-        )
-    } else {
-        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+/// A date, optionally with a time of day and UTC's offset, as PostgreSQL reads it: years
+/// BC end in ` BC` (year 0 is 1 BC).
+fn write_postgres_datetime(
+    buffer: &mut Vec<u8>,
+    date: NaiveDate,
+    time: Option<NaiveTime>,
+    utc: bool,
+) -> std::io::Result<()> {
+    let year = date.year();
+    let shown = if year <= 0 { 1 - year } else { year };
+    write!(buffer, "{shown:04}-{:02}-{:02}", date.month(), date.day())?;
+    if let Some(time) = time {
+        buffer.push(b' ');
+        write_postgres_time(buffer, time)?;
     }
+    if utc {
+        buffer.extend_from_slice(b"+00");
+    }
+    if year <= 0 {
+        buffer.extend_from_slice(b" BC");
+    }
+    Ok(())
+}
+
+fn write_postgres_time(buffer: &mut Vec<u8>, time: NaiveTime) -> std::io::Result<()> {
+    write!(
+        buffer,
+        "{:02}:{:02}:{:02}.{:06}",
+        time.hour(),
+        time.minute(),
+        time.second(),
+        (time.nanosecond() / 1_000).min(999_999)
+    )
 }
 
 fn encode_copy_value(buffer: &mut Vec<u8>, value: &Value) {
@@ -362,8 +442,14 @@ fn encode_copy_value(buffer: &mut Vec<u8>, value: &Value) {
             buffer.push(if *flag { b't' } else { b'f' });
             Ok(())
         }
-        Value::Int(number) => write!(buffer, "{number}"),
-        Value::UInt(number) => write!(buffer, "{number}"),
+        Value::Int(number) => {
+            buffer.extend_from_slice(itoa::Buffer::new().format(*number).as_bytes());
+            Ok(())
+        }
+        Value::UInt(number) => {
+            buffer.extend_from_slice(itoa::Buffer::new().format(*number).as_bytes());
+            Ok(())
+        }
         Value::Float(float) if float.is_nan() => write!(buffer, "NaN"),
         Value::Float(float) if float.is_infinite() => {
             write!(
@@ -392,22 +478,14 @@ fn encode_copy_value(buffer: &mut Vec<u8>, value: &Value) {
             }
             Ok(())
         }
-        Value::Date(date) => write!(buffer, "{}", postgres_date(*date)),
-        Value::Time(time) => write!(buffer, "{}", time.format("%H:%M:%S%.6f")),
-        Value::Timestamp(timestamp) => write!(
-            buffer,
-            "{} {}",
-            postgres_date(timestamp.date()),
-            timestamp.time().format("%H:%M:%S%.6f")
-        ),
+        Value::Date(date) => write_postgres_datetime(buffer, *date, None, false),
+        Value::Time(time) => write_postgres_time(buffer, *time),
+        Value::Timestamp(timestamp) => {
+            write_postgres_datetime(buffer, timestamp.date(), Some(timestamp.time()), false)
+        }
         Value::TimestampTz(timestamp) => {
             let naive = timestamp.naive_utc();
-            write!(
-                buffer,
-                "{} {}+00",
-                postgres_date(naive.date()),
-                naive.time().format("%H:%M:%S%.6f")
-            )
+            write_postgres_datetime(buffer, naive.date(), Some(naive.time()), true)
         }
         Value::Json(json) => {
             escape_copy_text(buffer, &json.to_string());

@@ -112,10 +112,12 @@ pub(crate) fn create_index_sql(
 }
 
 /// Builds what a freshly loaded staging table still lacks, once its rows are in: the primary
-/// key (PostgreSQL) and the secondary indexes (PostgreSQL, MySQL; SQLite builds them in the
-/// swap, where their final names are free). Indexes built after a load are faster than
-/// indexes maintained row by row.
-pub(crate) async fn finish_new_table(
+/// key's index (PostgreSQL) and the secondary indexes (PostgreSQL, MySQL; SQLite builds them
+/// in the swap, where their final names are free). Indexes built after a load are faster
+/// than indexes maintained row by row. Readers of the table are not blocked meanwhile (the
+/// verification reads it at the same time); [`attach_primary_key`] then makes the key's index
+/// the primary key.
+pub(crate) async fn build_indexes(
     connection: &mut DbConnection,
     staging: &str,
     target: &str,
@@ -126,17 +128,14 @@ pub(crate) async fn finish_new_table(
     match driver {
         Driver::Postgres => {
             if !definition.primary_key.is_empty() {
-                let constraint = derived_name(&primary_key_name(target), STAGING_INDEX_SUFFIX);
+                let key = IndexSpec {
+                    name: String::new(),
+                    unique: true,
+                    columns: definition.primary_key.clone(),
+                };
+                let name = derived_name(&primary_key_name(target), STAGING_INDEX_SUFFIX);
                 connection
-                    .run(
-                        &format!(
-                            "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                            quote_identifier(driver, staging),
-                            quote_identifier(driver, &constraint),
-                            column_list(driver, &definition.primary_key)
-                        ),
-                        cancel,
-                    )
+                    .run(&create_index_sql(driver, staging, &name, &key), cancel)
                     .await?;
             }
             for index in &definition.indexes {
@@ -173,6 +172,34 @@ pub(crate) async fn finish_new_table(
         Driver::MySql | Driver::Sqlite => {}
     }
     Ok(())
+}
+
+/// PostgreSQL: makes the unique index [`build_indexes`] made on the key columns the table's
+/// primary key (a moment's lock: the index exists already). The columns become NOT NULL.
+pub(crate) async fn attach_primary_key(
+    connection: &mut DbConnection,
+    staging: &str,
+    target: &str,
+    definition: &TableDefinition,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    if connection.driver() != Driver::Postgres || definition.primary_key.is_empty() {
+        return Ok(());
+    }
+    let name = derived_name(&primary_key_name(target), STAGING_INDEX_SUFFIX);
+    let quote = |name: &str| quote_identifier(Driver::Postgres, name);
+    connection
+        .run(
+            &format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}",
+                quote(staging),
+                quote(&name),
+                quote(&name)
+            ),
+            cancel,
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Runs `statements` in one transaction; on failure it is rolled back and the error returned.

@@ -101,6 +101,9 @@ pub enum TransformError {
 
     #[error("cancelled")]
     Cancelled,
+
+    #[error("pipewright failed while copying: {0}")]
+    Internal(String),
 }
 
 impl TransformError {
