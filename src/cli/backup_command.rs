@@ -95,18 +95,17 @@ pub(crate) fn backups_command(arguments: &BackupsArgs) -> Result<ExitCode, CliEr
         let found: Result<Vec<BackupRow>, DbError> = runtime.block_on(async {
             let database = Database::connect_read_only(spec, 1).await?;
             let mut connection = database.acquire().await?;
+            // Every table's backups (a long name's backups carry a shortened name with a
+            // hash, found from the table's own name).
             let tables = match &arguments.table {
                 Some(table) => vec![table.clone()],
                 None => list_tables(&mut connection, None)
                     .await?
                     .into_iter()
-                    .filter_map(|name| {
-                        name.split_once("__pw_backup_")
-                            .map(|(table, _)| table.to_owned())
-                    })
+                    .filter(|name| !name.contains("__pw_backup_") && !name.contains("__pw_staging"))
                     .collect(),
             };
-            let mut rows = Vec::new();
+            let mut rows: Vec<BackupRow> = Vec::new();
             let mut seen = Vec::new();
             for table in tables {
                 if seen.contains(&table) {
@@ -121,6 +120,26 @@ pub(crate) fn backups_command(arguments: &BackupsArgs) -> Result<ExitCode, CliEr
                     });
                 }
                 seen.push(table);
+            }
+            // Backups of tables that are gone (dropped, renamed): listed under the name
+            // their own name starts with.
+            if arguments.table.is_none() {
+                for name in list_tables(&mut connection, None).await? {
+                    if let Some((table, _)) = name.split_once("__pw_backup_")
+                        && !rows.iter().any(|row| row.backup == name)
+                        && let Some((backup, made_at)) = list_backups(&mut connection, table)
+                            .await?
+                            .into_iter()
+                            .find(|(backup, _)| *backup == name)
+                    {
+                        rows.push(BackupRow {
+                            connection: spec.name.to_string(),
+                            table: table.to_owned(),
+                            backup,
+                            made_at,
+                        });
+                    }
+                }
             }
             drop(connection);
             database.close().await;

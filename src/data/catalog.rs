@@ -334,15 +334,17 @@ async fn read_sqlite(
         .map(|(column, _, _, position)| (*position, column.clone()))
         .collect();
     keyed.sort();
-    let index_list: Vec<(String, i64, String)> = connection
+    let index_list: Vec<(String, i64, String, i64)> = connection
         .fetch_all(
-            "SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name",
+            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
             vec![name.into()],
         )
         .await?;
     let mut index_rows = Vec::new();
-    for (index, unique, origin) in index_list {
-        if origin == "pk" {
+    for (index, unique, origin, partial) in index_list {
+        // A partial index is not copied (as on PostgreSQL): built whole, a partial unique
+        // index could refuse the rows.
+        if origin == "pk" || partial != 0 {
             continue;
         }
         let index_columns: Vec<(Option<String>,)> = connection
@@ -359,15 +361,6 @@ async fn read_sqlite(
             index_rows.push((index.clone(), unique != 0, column.unwrap_or_default()));
         }
     }
-    let count: Vec<(i64,)> = connection
-        .fetch_all(
-            &format!(
-                "SELECT COUNT(*) FROM {}",
-                quote_identifier(Driver::Sqlite, name)
-            ),
-            Vec::new(),
-        )
-        .await?;
     Ok(Some(TableSchema {
         name: name.to_owned(),
         columns: columns
@@ -375,16 +368,32 @@ async fn read_sqlite(
             .map(|(column, declared, not_null, position)| Column {
                 logical: LogicalType::parse(Driver::Sqlite, &declared),
                 name: column,
-                // SQLite lets primary key columns hold NULL unless declared NOT NULL; what the
-                // data allows is what the target must allow.
+                // A primary key column is NOT NULL on the other engines (SQLite alone lets one
+                // hold NULL): the target is made so, and a NULL key fails the copy.
                 nullable: not_null == 0 && position == 0,
                 declared,
             })
             .collect(),
         primary_key: keyed.into_iter().map(|(_, column)| column).collect(),
         indexes: group_indexes(index_rows),
-        row_estimate: count.first().and_then(|(rows,)| u64::try_from(*rows).ok()),
+        // SQLite keeps no count: counting is a full scan, done only when asked
+        // (`count_rows`).
+        row_estimate: None,
     }))
+}
+
+/// The exact number of rows of a table (a full scan on most engines).
+pub async fn count_rows(connection: &mut DbConnection, table: &str) -> Result<u64, DbError> {
+    let driver = connection.driver();
+    let rows: Vec<(i64,)> = connection
+        .fetch_all(
+            &format!("SELECT COUNT(*) FROM {}", quote_identifier(driver, table)),
+            Vec::new(),
+        )
+        .await?;
+    Ok(rows
+        .first()
+        .map_or(0, |(count,)| u64::try_from(*count).unwrap_or(0)))
 }
 
 /// Rows of (index, unique, column) in order, as indexes.

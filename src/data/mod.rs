@@ -8,7 +8,7 @@ mod table_checksum;
 mod value;
 
 pub use catalog::{
-    Column, IndexSpec, TableSchema, describe_query, list_tables, read_table, split_name,
+    Column, IndexSpec, TableSchema, count_rows, describe_query, list_tables, read_table, split_name,
 };
 pub use logical_type::LogicalType;
 pub use row_reader::{ReadError, SourceQuery, checksum_query, checksum_table, read_batches};

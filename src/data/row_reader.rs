@@ -33,9 +33,38 @@ pub struct SourceQuery {
 /// name (PostgreSQL and MySQL resolve a bare name to the output column first).
 const SOURCE_ALIAS: &str = "pipewright_source";
 
+/// MySQL's spatial types: read as their well-known text.
+const MYSQL_SPATIAL: [&str; 8] = [
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+];
+
+/// Whether a MySQL column of this declared type is read as the well-known text of its
+/// geometry (which no other engine's column, nor a MySQL geometry column, takes as it is).
+pub(crate) fn is_mysql_spatial(declared: &str) -> bool {
+    let base = declared.trim().to_ascii_lowercase();
+    MYSQL_SPATIAL.contains(&base.split('(').next().unwrap_or_default().trim())
+}
+
 /// What a source column is read as, when the plain column would lose something.
 fn select_expression(driver: Driver, column: &Column) -> String {
     let name = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &column.name));
+    if driver == Driver::MySql {
+        let declared = column.declared.trim().to_ascii_lowercase();
+        // sqlx refuses `YEAR` as any integer; the server converts it.
+        if declared.starts_with("year") {
+            return format!("CAST({name} AS SIGNED)");
+        }
+        if is_mysql_spatial(&declared) {
+            return format!("ST_AsText({name})");
+        }
+    }
     match (driver, &column.logical) {
         (Driver::Postgres, LogicalType::Decimal { .. } | LogicalType::Other { .. }) => {
             format!("CAST({name} AS TEXT)")
@@ -68,6 +97,9 @@ fn key_placeholder(driver: Driver, column: &Column) -> String {
             "CAST(? AS INTEGER)".into()
         }
         (Driver::Sqlite, LogicalType::Float32 | LogicalType::Float64) => "CAST(? AS REAL)".into(),
+        // Bytes travel as their canonical `\x...` text.
+        (Driver::MySql, LogicalType::Binary { .. }) => "UNHEX(SUBSTRING(?, 3))".into(),
+        (Driver::Sqlite, LogicalType::Binary { .. }) => "unhex(substr(?, 3))".into(),
         _ => "?".into(),
     }
 }
@@ -173,15 +205,20 @@ impl SourceQuery {
     }
 
     /// Restricts to rows whose integer `column` is in `[low, high)` (an open end is `None`):
-    /// one range of a parallel copy.
+    /// one range of a parallel copy. The range open at the low end also takes the rows whose
+    /// `column` is NULL, so that the ranges together hold every row.
     #[must_use]
     pub fn in_range(mut self, column: &Column, low: Option<i64>, high: Option<i64>) -> Self {
         let name = self.qualified(column);
-        if let Some(low) = low {
-            self.conditions.push(format!("{name} >= {low}"));
-        }
-        if let Some(high) = high {
-            self.conditions.push(format!("{name} < {high}"));
+        match (low, high) {
+            (None, None) => {}
+            (None, Some(high)) => self
+                .conditions
+                .push(format!("({name} < {high} OR {name} IS NULL)")),
+            (Some(low), None) => self.conditions.push(format!("{name} >= {low}")),
+            (Some(low), Some(high)) => self
+                .conditions
+                .push(format!("{name} >= {low} AND {name} < {high}")),
         }
         self
     }
@@ -694,6 +731,18 @@ mod tests {
         assert_eq!(mysql.parameters, ["5"]);
         let postgres = SourceQuery::query(Driver::Postgres, "select * from x;\n", &columns)
             .in_range(&columns[2], Some(10), None);
+        let first = SourceQuery::table(Driver::Sqlite, "t", &columns[2..]).in_range(
+            &columns[2],
+            None,
+            Some(10),
+        );
+        assert!(
+            first.sql().ends_with(
+                "WHERE (pipewright_source.\"id\" < 10 OR pipewright_source.\"id\" IS NULL)"
+            ),
+            "the first range takes the NULL keys: {}",
+            first.sql()
+        );
         assert_eq!(
             postgres.sql(),
             "SELECT CAST(pipewright_source.\"close\" AS TEXT), pipewright_source.\"day\", pipewright_source.\"id\" FROM (select * from x) AS pipewright_source WHERE pipewright_source.\"id\" >= 10"

@@ -18,8 +18,9 @@ pub struct BarsReporter {
     multi: MultiProgress,
     overall: ProgressBar,
     steps: HashMap<StepId, ProgressBar>,
-    /// A bar per part of a step (a table of a transform), with rate and time left.
-    parts: HashMap<(StepId, String), ProgressBar>,
+    /// A bar per part of a step (a table of a transform), with rate and time left, and when
+    /// and where it started (a resumed copy starts past zero).
+    parts: HashMap<(StepId, String), (ProgressBar, std::time::Instant, u64)>,
 }
 
 impl BarsReporter {
@@ -44,22 +45,52 @@ impl BarsReporter {
         }
     }
 
-    fn part_bar(&mut self, id: &StepId, part: &str, unit: &str) -> &ProgressBar {
+    /// The bar of a part, made on its first report; shows `done` of `total` with the rate
+    /// since then and the time left at that rate.
+    fn part_progress(
+        &mut self,
+        id: &StepId,
+        part: &str,
+        done: u64,
+        total: Option<u64>,
+        unit: &str,
+    ) {
         let key = (id.clone(), part.to_owned());
         if !self.parts.contains_key(&key) {
             let anchor = self.steps.get(id).unwrap_or(&self.overall);
             let bar = self.multi.insert_after(anchor, ProgressBar::new(0));
             bar.set_style(
-                ProgressStyle::with_template(&format!(
-                    "    {{prefix}}  [{{bar:25}}] {{human_pos}}/~{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}"
-                ))
+                ProgressStyle::with_template(
+                    "    {prefix}  [{bar:25}] {human_pos}/~{human_len} {msg}",
+                )
                 .expect("a valid template")
                 .progress_chars("=> "),
             );
             bar.set_prefix(part.to_owned());
-            self.parts.insert(key.clone(), bar);
+            self.parts
+                .insert(key.clone(), (bar, std::time::Instant::now(), done));
         }
-        &self.parts[&key]
+        let (bar, started, first_done) = &self.parts[&key];
+        // A catalog's estimate can be short of the real count.
+        let total = total.unwrap_or(0).max(done);
+        bar.set_length(total);
+        bar.set_position(done);
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = if elapsed > 0.5 {
+            crate::values::approximate(done.saturating_sub(*first_done)) / elapsed
+        } else {
+            0.0
+        };
+        let mut message = unit.to_owned();
+        if rate > 0.0 {
+            let left = crate::values::approximate(total.saturating_sub(done)) / rate;
+            message = format!(
+                "{unit}  {:.0} {unit}/s  ETA {}",
+                rate,
+                step_lines::format_elapsed(Duration::from_secs_f64(left))
+            );
+        }
+        bar.set_message(message);
     }
 
     fn println(&self, text: &str) {
@@ -123,10 +154,7 @@ impl Reporter for BarsReporter {
                 total,
                 unit,
             } => {
-                let bar = self.part_bar(id, part, unit);
-                // A catalog's estimate can be short of the real count.
-                bar.set_length(total.unwrap_or(0).max(*done));
-                bar.set_position(*done);
+                self.part_progress(id, part, *done, *total, unit);
             }
             RunEvent::StepProgress {
                 id,
@@ -172,7 +200,7 @@ impl Reporter for BarsReporter {
                     .cloned()
                     .collect();
                 for key in finished {
-                    if let Some(bar) = self.parts.remove(&key) {
+                    if let Some((bar, _, _)) = self.parts.remove(&key) {
                         bar.finish_and_clear();
                         self.multi.remove(&bar);
                     }

@@ -12,10 +12,12 @@ use crate::run::{RunEvent, StepSkip};
 /// How often a long step's progress is printed.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// When a step (or a part of it) first and last reported progress.
+/// When a step (or a part of it) first and last reported progress, and how far it was then
+/// (a resumed copy starts past zero: the rate counts from there).
 #[derive(Debug, Clone, Copy)]
 struct ProgressClock {
     first: Instant,
+    first_done: u64,
     printed: Instant,
 }
 
@@ -125,6 +127,7 @@ impl Reporter for LinesReporter {
                         .entry((id.clone(), part.clone()))
                         .or_insert(ProgressClock {
                             first: now,
+                            first_done: *done,
                             printed: now,
                         });
                 if now.duration_since(clock.printed) >= self.interval {
@@ -135,7 +138,8 @@ impl Reporter for LinesReporter {
                         total: *total,
                         unit,
                         rate: if elapsed > 0.0 {
-                            crate::values::approximate(*done) / elapsed
+                            crate::values::approximate(done.saturating_sub(clock.first_done))
+                                / elapsed
                         } else {
                             0.0
                         },

@@ -19,6 +19,8 @@ pub(crate) struct Checkpoint {
     pub rows: u64,
     /// The definition of the step that made it (a digest).
     pub fingerprint: String,
+    /// The run that made it: a retry in the same run resumes without `--resume`.
+    pub run_id: String,
 }
 
 /// What a checkpoint belongs to.
@@ -49,7 +51,7 @@ pub(crate) async fn ensure_table(connection: &mut DbConnection) -> Result<(), Db
     connection
         .execute(
             &format!(
-                "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (pipeline VARCHAR(255) NOT NULL, step VARCHAR(255) NOT NULL, target_table VARCHAR(255) NOT NULL, last_key TEXT NOT NULL, rows_copied BIGINT NOT NULL, fingerprint VARCHAR(64) NOT NULL, updated_at {timestamp} NOT NULL, PRIMARY KEY (pipeline, step, target_table))"
+                "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (pipeline VARCHAR(255) NOT NULL, step VARCHAR(255) NOT NULL, target_table VARCHAR(255) NOT NULL, last_key TEXT NOT NULL, rows_copied BIGINT NOT NULL, fingerprint VARCHAR(64) NOT NULL, run_id VARCHAR(36) NOT NULL, updated_at {timestamp} NOT NULL, PRIMARY KEY (pipeline, step, target_table))"
             ),
             Vec::new(),
         )
@@ -62,10 +64,10 @@ pub(crate) async fn read(
     connection: &mut DbConnection,
     scope: &CheckpointScope,
 ) -> Result<Option<Checkpoint>, DbError> {
-    let rows: Vec<(String, i64, String)> = connection
+    let rows: Vec<(String, i64, String, String)> = connection
         .fetch_all(
             &format!(
-                "SELECT last_key, rows_copied, fingerprint FROM {CHECKPOINT_TABLE} WHERE pipeline = ? AND step = ? AND target_table = ?"
+                "SELECT last_key, rows_copied, fingerprint, run_id FROM {CHECKPOINT_TABLE} WHERE pipeline = ? AND step = ? AND target_table = ?"
             ),
             scope.values(),
         )
@@ -73,10 +75,11 @@ pub(crate) async fn read(
     Ok(rows
         .into_iter()
         .next()
-        .map(|(key, rows, fingerprint)| Checkpoint {
+        .map(|(key, rows, fingerprint, run_id)| Checkpoint {
             last_key: serde_json::from_str(&key).unwrap_or_default(),
             rows: u64::try_from(rows).unwrap_or(0),
             fingerprint,
+            run_id,
         }))
 }
 
@@ -94,12 +97,13 @@ pub(crate) async fn write(
             .into(),
         i64::try_from(checkpoint.rows).unwrap_or(i64::MAX).into(),
         checkpoint.fingerprint.clone().into(),
+        checkpoint.run_id.clone().into(),
         Utc::now().naive_utc().into(),
     ]);
     connection
         .execute(
             &format!(
-                "INSERT INTO {CHECKPOINT_TABLE} (pipeline, step, target_table, last_key, rows_copied, fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO {CHECKPOINT_TABLE} (pipeline, step, target_table, last_key, rows_copied, fingerprint, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             values,
         )

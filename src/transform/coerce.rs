@@ -95,7 +95,10 @@ pub fn coerce(value: Value, target: &LogicalType, driver: Driver) -> Result<Valu
 
 fn not_convertible(value: &Value, target: &LogicalType) -> Lossy {
     let shown = value.canonical().unwrap_or_default();
-    Lossy::new(format!("`{}` is not a {target}", shorten(&shown)), None)
+    Lossy::new(
+        format!("`{}` cannot be read as {target}", shorten(&shown)),
+        None,
+    )
 }
 
 /// A value for a message: long text is cut.
@@ -385,7 +388,7 @@ fn to_decimal(
         && float.is_infinite()
     {
         return Err(Lossy::new(
-            format!("{} is not a {target}", canonical_float(float)),
+            format!("{} cannot be read as {target}", canonical_float(float)),
             precision.map(|precision| {
                 let sign = if float < 0.0 { "-" } else { "" };
                 let parts = DecimalParts::parse(&format!("{sign}1")).expect("a number");

@@ -28,10 +28,12 @@ use crate::transform::row_writer::{
 };
 use crate::transform::table_ddl::{
     STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
-    create_index_sql, create_table_sql, drop_table, prune_backups, replace_rows, swap_in,
+    create_index_sql, create_table_sql, drop_table, free_backup_name, prune_backups, replace_rows,
+    swap_in,
 };
-use crate::transform::table_names::{backup_table, staging_table};
+use crate::transform::table_names::staging_table;
 use crate::transform::table_plan::{Relation, TablePlan};
+use crate::transform::target_lock::try_lock;
 use crate::values::approximate;
 
 /// Batches in flight between the reader and the writer: with the batch size, the bound on
@@ -165,6 +167,16 @@ fn read_error(plan: &TablePlan, error: ReadError) -> TransformError {
     }
 }
 
+fn read_back_error(plan: &TablePlan, error: ReadError) -> TransformError {
+    match error {
+        ReadError::Cancelled => TransformError::Cancelled,
+        source => TransformError::ReadBack {
+            table: plan.target.clone(),
+            source: Box::new(source),
+        },
+    }
+}
+
 /// The source query of `plan`, optionally in key order after `after`.
 fn source_query(driver: Driver, plan: &TablePlan) -> SourceQuery {
     match &plan.relation {
@@ -222,6 +234,12 @@ pub async fn copy_table(
 ) -> Result<TableReport, TransformError> {
     let started = Instant::now();
     let mut target = context.target.acquire().await?;
+    if !try_lock(&mut target, &plan.target).await? {
+        return Err(TransformError::TargetBusy {
+            connection: context.spec.to.connection.to_string(),
+            table: plan.target.clone(),
+        });
+    }
     let existing = read_table(&mut target, &plan.target).await?;
     let mode = context.spec.to.mode;
     if mode == TransformMode::Create && existing.is_some() {
@@ -321,8 +339,12 @@ async fn copy_through_staging(
         return Err(error);
     }
     let keep = context.spec.keep_backups as usize;
-    let backup = (existing.is_some() && keep > 0).then(|| backup_table(&plan.target, Utc::now()));
-    if keep_table {
+    let backup = if existing.is_some() && keep > 0 {
+        Some(free_backup_name(target, &plan.target).await?)
+    } else {
+        None
+    };
+    let swapped = if keep_table {
         let names: Vec<String> = columns.iter().map(|column| column.name.clone()).collect();
         replace_rows(
             target,
@@ -332,7 +354,7 @@ async fn copy_through_staging(
             backup.as_deref(),
             cancel,
         )
-        .await?;
+        .await
     } else {
         let sqlite_indexes = if driver == Driver::Sqlite {
             definition.indexes.clone()
@@ -351,10 +373,26 @@ async fn copy_through_staging(
             },
             cancel,
         )
-        .await?;
+        .await
+    };
+    if let Err(error) = swapped {
+        let _ = drop_table(target, &staging, &CancellationToken::new()).await;
+        return Err(error.into());
     }
-    let dropped_backups = if existing.is_some() {
-        prune_backups(target, &plan.target, keep, cancel).await?
+    // The copy is in place: pruning old backups can no longer fail it. With
+    // `keep_backups = 0` no backup is made, and none made before is dropped.
+    let dropped_backups = if existing.is_some() && keep > 0 {
+        match prune_backups(target, &plan.target, keep, cancel).await {
+            Ok(dropped) => dropped,
+            Err(error) => {
+                tracing::warn!(
+                    table = %plan.target,
+                    "the copy is in place, but older backups could not be dropped: {}",
+                    crate::error_chain::error_chain(&error)
+                );
+                Vec::new()
+            }
+        }
     } else {
         Vec::new()
     };
@@ -777,7 +815,7 @@ async fn verify_table(
     let query = SourceQuery::table(connection.driver(), table, columns);
     let held = checksum_query(connection, &query, context.cancel())
         .await
-        .map_err(|error| read_error(plan, error))?;
+        .map_err(|error| read_back_error(plan, error))?;
     compare(context, plan, written, held)
 }
 
@@ -788,6 +826,31 @@ fn compare(
     written: TableChecksum,
     held: TableChecksum,
 ) -> Result<(), TransformError> {
+    record_checks(context, plan, written, held);
+    judge(plan, written, held)
+}
+
+/// A comparison that is recorded only when it fails: one batch of many, whose passing
+/// comparisons are recorded once for the whole copy.
+fn compare_quietly(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    written: TableChecksum,
+    held: TableChecksum,
+) -> Result<(), TransformError> {
+    if written != held {
+        record_checks(context, plan, written, held);
+    }
+    judge(plan, written, held)
+}
+
+/// The two rows of `data_quality_checks` a comparison makes.
+fn record_checks(
+    context: &CopyContext<'_>,
+    plan: &TablePlan,
+    written: TableChecksum,
+    held: TableChecksum,
+) {
     context.check(
         &plan.target,
         "transform_row_count",
@@ -807,6 +870,13 @@ fn compare(
             written.sum, held.sum
         ),
     );
+}
+
+fn judge(
+    plan: &TablePlan,
+    written: TableChecksum,
+    held: TableChecksum,
+) -> Result<(), TransformError> {
     if written == held {
         Ok(())
     } else {
@@ -916,7 +986,12 @@ async fn copy_in_batches(
         step: context.step.step_id.to_string(),
         target: plan.target.clone(),
     };
-    let resumable = !plan.read_key.is_empty();
+    // Batches commit one by one when the source has a key to order and resume by, and the
+    // target a key to read each batch back by; otherwise the copy is one transaction,
+    // verified by the change in the whole table's checksum.
+    let verify = context.spec.verify;
+    let resumable = !plan.read_key.is_empty() && (!verify || !key_columns.is_empty());
+    let run_id = context.step.run_id.to_string();
     let mut resumed: Option<Checkpoint> = None;
     if resumable {
         checkpoint::ensure_table(target).await?;
@@ -926,7 +1001,8 @@ async fn copy_in_batches(
                     table: plan.target.clone(),
                 });
             }
-            if !context.step.resume {
+            // A retry within the run goes on from the checkpoint of the attempt before it.
+            if !context.step.resume && found.run_id != run_id {
                 return Err(TransformError::CheckpointExists {
                     table: plan.target.clone(),
                     key: found.last_key.join(", "),
@@ -941,11 +1017,17 @@ async fn copy_in_batches(
             );
             resumed = Some(found);
         }
-    } else {
+    } else if plan.read_key.is_empty() {
         tracing::info!(
             table = %plan.label,
             "`{}` has no key to checkpoint on: the copy commits once, at the end; `from.key` names columns that order the rows and lets it commit batch by batch",
             plan.label
+        );
+    } else {
+        tracing::info!(
+            table = %plan.target,
+            "`{}` has no primary key or unique index to read batches back by: the copy commits once, at the end, verified by the change in the table's checksum",
+            plan.target
         );
     }
 
@@ -970,7 +1052,6 @@ async fn copy_in_batches(
         columns.iter().map(|column| column.nullable).collect(),
         driver,
     );
-    let verify = context.spec.verify;
     // Without a key to read batches back by, an append is verified by the change in the
     // whole table's checksum, inside the one transaction.
     let whole_table = verify && key_columns.is_empty();
@@ -986,12 +1067,32 @@ async fn copy_in_batches(
             }
         }
         let mut number = previous_rows;
+        let mut carried: Vec<Row> = Vec::new();
+        let mut read_back_total = TableChecksum::default();
         loop {
             let batch = tokio::select! {
                 batch = receiver.recv() => batch,
                 () = cancel.cancelled() => return Err(TransformError::Cancelled),
             };
-            let Some(batch) = batch else { break };
+            let finished = batch.is_none();
+            let mut batch = match batch {
+                Some(batch) if carried.is_empty() => batch,
+                Some(batch) => {
+                    carried.extend(batch);
+                    std::mem::take(&mut carried)
+                }
+                None if carried.is_empty() => break,
+                None => std::mem::take(&mut carried),
+            };
+            // A checkpoint says every row up to its key is in. Rows sharing the batch's last
+            // key wait for the next batch (the key need not be unique), unless none follow.
+            if resumable && !finished && !plan.key_is_unique {
+                carried = hold_back_last_key(&converter, &mut batch);
+                if batch.is_empty() {
+                    // One key for the whole batch: it grows with the next one.
+                    continue;
+                }
+            }
             let last_key = batch.last().map(|row| converter.key_of(row));
             let mut rows = Vec::with_capacity(batch.len());
             let mut batch_checksum = TableChecksum::default();
@@ -1020,7 +1121,8 @@ async fn copy_in_batches(
                     &rows,
                 )
                 .await?;
-                compare(context, plan, batch_checksum, held)?;
+                compare_quietly(context, plan, batch_checksum, held)?;
+                read_back_total = read_back_total.merge(held);
             }
             total = total.merge(batch_checksum);
             if resumable && let Some(last_key) = last_key {
@@ -1031,6 +1133,7 @@ async fn copy_in_batches(
                         last_key,
                         rows: previous_rows + total.rows,
                         fingerprint: context.fingerprint.to_owned(),
+                        run_id: run_id.clone(),
                     },
                 )
                 .await?;
@@ -1053,6 +1156,10 @@ async fn copy_in_batches(
                 compare(context, plan, total, added)?;
             }
             target.run("COMMIT", cancel).await?;
+        }
+        // Every batch read back as written: one record for the copy.
+        if verify && !whole_table {
+            record_checks(context, plan, total, read_back_total);
         }
         Ok::<(), TransformError>(())
     };
@@ -1088,6 +1195,19 @@ async fn copy_in_batches(
     })
 }
 
+/// Takes the rows at the end of `batch` whose key is the batch's last key out of it: they go
+/// with the next batch, so that a checkpoint never falls among rows of one key.
+fn hold_back_last_key(converter: &RowConverter, batch: &mut Vec<Row>) -> Vec<Row> {
+    let Some(last) = batch.last().map(|row| converter.key_of(row)) else {
+        return Vec::new();
+    };
+    let keep = batch
+        .iter()
+        .rposition(|row| converter.key_of(row) != last)
+        .map_or(0, |position| position + 1);
+    batch.split_off(keep)
+}
+
 /// The checksum of a whole target table.
 async fn table_checksum(
     context: &CopyContext<'_>,
@@ -1098,7 +1218,7 @@ async fn table_checksum(
     let query = SourceQuery::table(connection.driver(), &plan.target, columns);
     checksum_query(connection, &query, context.cancel())
         .await
-        .map_err(|error| read_error(plan, error))
+        .map_err(|error| read_back_error(plan, error))
 }
 
 /// Reads back the rows of a batch by their key, inside the batch's transaction.
@@ -1126,7 +1246,7 @@ async fn read_back(
             .with_keys(key_columns, &keys);
         let part = checksum_query(connection, &query, context.cancel())
             .await
-            .map_err(|error| read_error(plan, error))?;
+            .map_err(|error| read_back_error(plan, error))?;
         held = held.merge(part);
     }
     Ok(held)

@@ -11,6 +11,7 @@ mod row_writer;
 mod table_ddl;
 mod table_names;
 mod table_plan;
+mod target_lock;
 mod transform_error;
 
 pub use checkpoint::CHECKPOINT_TABLE;

@@ -2,14 +2,13 @@
 //! The table being replaced is itself kept as a backup first, so a restore can be undone the
 //! same way.
 
-use chrono::Utc;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::{read_table, split_name};
 use crate::db::{DbConnection, DbError};
-use crate::transform::table_ddl::{Swap, copy_rows_over, list_backups, swap_in};
-use crate::transform::table_names::{backup_table, in_schema_of};
+use crate::transform::table_ddl::{Swap, copy_rows_over, free_backup_name, list_backups, swap_in};
+use crate::transform::table_names::in_schema_of;
 
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
@@ -78,13 +77,7 @@ pub async fn restore_backup(
                 })?
         }
     };
-    // A backup made within the same second as the chosen one would take its name.
-    let mut at = Utc::now();
-    let mut previous = backup_table(table, at);
-    while backups.iter().any(|(name, _)| *name == previous) {
-        at += chrono::Duration::seconds(1);
-        previous = backup_table(table, at);
-    }
+    let previous = free_backup_name(connection, table).await?;
     let current = read_table(connection, table).await?;
     let saved = read_table(connection, &chosen).await?;
     // Rows can be copied back only between tables of the same columns and types.

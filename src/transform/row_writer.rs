@@ -223,12 +223,10 @@ fn bind_sqlite<'q>(query: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
         Value::Float(float) => query.bind(*float),
         Value::Bytes(bytes) => query.bind(bytes.clone()),
         Value::Json(json) => query.bind(json.to_string()),
-        Value::TimestampTz(timestamp) => query.bind(format!(
-            "{}+00:00",
-            timestamp.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")
-        )),
-        // Dates, times and decimals as their canonical text: ISO 8601, every digit.
-        Value::Decimal(_)
+        // Dates, times and decimals as their canonical text: ISO 8601 (instants in UTC, with
+        // `Z`), every digit. Keys are looked up by the same text.
+        Value::TimestampTz(_)
+        | Value::Decimal(_)
         | Value::Date(_)
         | Value::Time(_)
         | Value::Timestamp(_)

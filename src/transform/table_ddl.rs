@@ -3,10 +3,10 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{IndexSpec, list_tables, split_name};
+use crate::data::{IndexSpec, list_tables, read_table, split_name};
 use crate::db::{DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
-use crate::transform::table_names::{backup_time, derived_name, in_schema_of};
+use crate::transform::table_names::{backup_table, backup_time, derived_name, in_schema_of};
 
 /// The suffix of the index names of a staging table on PostgreSQL, where index names are
 /// unique per schema: the swap renames them to their final names.
@@ -425,17 +425,40 @@ pub(crate) async fn copy_rows_over(
     let list = column_list(driver, columns);
     let mut statements = Vec::new();
     if let Some(backup) = backup {
-        let copy = format!(
-            "CREATE TABLE {} AS SELECT * FROM {}",
+        // The backup has the table's columns, types, NOT NULLs and primary key (not its
+        // secondary indexes), so that restoring it copies rows back as they were.
+        let schema = read_table(connection, target)
+            .await?
+            .ok_or_else(|| DbError::Query {
+                context: format!("`{target}` disappeared before its backup"),
+                source: sqlx::Error::RowNotFound,
+            })?;
+        let definition = TableDefinition {
+            columns: schema
+                .columns
+                .iter()
+                .map(|column| ColumnDefinition {
+                    name: column.name.clone(),
+                    ddl: column.declared.clone(),
+                    nullable: column.nullable,
+                })
+                .collect(),
+            primary_key: schema.primary_key.clone(),
+            indexes: Vec::new(),
+            mysql_collation: None,
+        };
+        let create = create_table_sql(driver, backup, &definition, true);
+        if driver == Driver::MySql {
+            // DDL commits on MySQL: the table is made before the transaction.
+            connection.run(&create, cancel).await?;
+        } else {
+            statements.push(create);
+        }
+        statements.push(format!(
+            "INSERT INTO {} SELECT * FROM {}",
             quote(backup),
             quote(target)
-        );
-        if driver == Driver::MySql {
-            // DDL commits on MySQL: the copy is made before the transaction.
-            connection.run(&copy, cancel).await?;
-        } else {
-            statements.push(copy);
-        }
+        ));
     }
     statements.push(format!("DELETE FROM {}", quote(target)));
     statements.push(format!(
@@ -479,6 +502,22 @@ pub async fn list_backups(
         .collect();
     backups.sort_by_key(|backup| std::cmp::Reverse(backup.1));
     Ok(backups)
+}
+
+/// A name for a new backup of `target`, made now, that no backup has yet (two copies within
+/// one second get names a second apart).
+pub(crate) async fn free_backup_name(
+    connection: &mut DbConnection,
+    target: &str,
+) -> Result<String, DbError> {
+    let taken = list_backups(connection, target).await?;
+    let mut at = chrono::Utc::now();
+    let mut name = backup_table(target, at);
+    while taken.iter().any(|(backup, _)| *backup == name) {
+        at += chrono::Duration::seconds(1);
+        name = backup_table(target, at);
+    }
+    Ok(name)
 }
 
 /// Drops the backups of `target` beyond the newest `keep`; returns the dropped names.

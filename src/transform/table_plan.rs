@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use crate::data::{
-    Column, IndexSpec, LogicalType, TableSchema, Value, describe_query, list_tables, read_table,
-    split_name,
+    Column, IndexSpec, LogicalType, TableSchema, Value, count_rows, describe_query, list_tables,
+    read_table, split_name,
 };
 use crate::db::{DbConnection, quote_identifier};
 use crate::manifest::suggestion::did_you_mean;
@@ -53,6 +53,9 @@ pub struct TablePlan {
     /// The columns (positions in `read_columns`) ordering the rows: checkpoints, key ranges,
     /// the key shown in errors. Empty when the source has none.
     pub read_key: Vec<usize>,
+    /// Whether the catalog says `read_key` identifies a row (a primary key or unique index);
+    /// a query's key may repeat.
+    pub key_is_unique: bool,
     pub outputs: Vec<Output>,
     pub target: String,
     /// The target table as pipewright creates it when it does not exist.
@@ -195,6 +198,14 @@ pub async fn plan_tables(
     let mut plans = Vec::with_capacity(relations.len());
     let mut all_columns: Vec<String> = Vec::new();
     for (label, relation) in relations {
+        if spec.from.connection == spec.to.connection
+            && let Relation::Table(table) = &relation
+            && same_table(table, &target_name(spec, split_name(table).1))
+        {
+            return Err(TransformError::OntoItself {
+                table: table.clone(),
+            });
+        }
         let plan = plan_table(
             source,
             spec,
@@ -227,6 +238,26 @@ pub async fn plan_tables(
         });
     }
     Ok(plans)
+}
+
+/// The target table of a source table named `table` (without schema).
+fn target_name(spec: &TransformSpec, table: &str) -> String {
+    match (&spec.to.table, &spec.to.schema) {
+        (Some(target), Some(schema)) => format!("{schema}.{target}"),
+        (Some(target), None) => target.clone(),
+        (None, Some(schema)) => format!("{schema}.{table}"),
+        (None, None) => table.to_owned(),
+    }
+}
+
+/// Whether two names written in a step are the same table of one connection: the same
+/// name in the same schema, SQLite's `main` being no schema.
+fn same_table(left: &str, right: &str) -> bool {
+    fn normal(name: &str) -> (Option<&str>, &str) {
+        let (schema, table) = split_name(name);
+        (schema.filter(|schema| *schema != "main"), table)
+    }
+    normal(left) == normal(right)
 }
 
 /// The rule for `column` of `table`: `table.column` wins over `column`.
@@ -374,7 +405,15 @@ async fn plan_table(
             ),
         };
         let query = format!("SELECT {} FROM {from}", items.join(", "));
-        let described = describe_query(source, &query).await?;
+        let mut described = describe_query(source, &query).await?;
+        // A plain column is what the catalog says it is (a view loses NOT NULL, a temporary
+        // table MariaDB's JSON check); only computed columns need the description.
+        for (index, item) in selected.iter().enumerate() {
+            let computed = item.written && item.rule.is_some_and(|rule| rule.expression.is_some());
+            if !computed && let Some(described) = described.get_mut(index) {
+                *described = item.column.clone();
+            }
+        }
         (Relation::Query(query), described)
     } else {
         let columns = selected.iter().map(|item| item.column.clone()).collect();
@@ -400,10 +439,12 @@ async fn plan_table(
         let ddl = match item.rule.and_then(|rule| rule.target_type.clone()) {
             Some(ddl) => ddl,
             // The same engine takes the declared type as it is, except where the catalog's
-            // name hides what the column holds (MariaDB's JSON is a checked LONGTEXT).
+            // name hides what the column holds (MariaDB's JSON is a checked LONGTEXT) or the
+            // column is read as something else (geometry as its well-known text).
             None if same_engine
                 && !read.declared.is_empty()
-                && read.logical != LogicalType::Json =>
+                && read.logical != LogicalType::Json
+                && !crate::data::row_reader::is_mysql_spatial(&read.declared) =>
             {
                 read.declared.clone()
             }
@@ -470,12 +511,7 @@ async fn plan_table(
         });
     }
 
-    let target = match (&spec.to.table, &spec.to.schema) {
-        (Some(table), Some(schema)) => format!("{schema}.{table}"),
-        (Some(table), None) => table.clone(),
-        (None, Some(schema)) => format!("{schema}.{table_name}"),
-        (None, None) => table_name.clone(),
-    };
+    let target = target_name(spec, &table_name);
     let renamed = |columns: &[String]| -> Option<Vec<String>> {
         columns
             .iter()
@@ -502,6 +538,17 @@ async fn plan_table(
     if target_driver == Driver::MySql && !same_engine {
         bound_key_columns(&mut definitions, &primary_key, &indexes);
     }
+    let row_estimate = match &catalog {
+        Some(schema) if schema.row_estimate.is_some() => schema.row_estimate,
+        // SQLite has no statistics: its count is exact, and quick next to the copy.
+        Some(schema) if source_driver == Driver::Sqlite => {
+            Some(count_rows(source, &schema.name).await?)
+        }
+        _ => None,
+    };
+    let key_is_unique = catalog
+        .as_ref()
+        .is_some_and(|schema| !key_names.is_empty() && is_unique(schema, &key_names));
     let read_key = key_names
         .iter()
         .filter_map(|name| read_columns.iter().position(|column| &column.name == name))
@@ -511,6 +558,7 @@ async fn plan_table(
         relation,
         read_columns,
         read_key,
+        key_is_unique,
         outputs,
         target,
         definition: TableDefinition {
@@ -520,8 +568,24 @@ async fn plan_table(
             mysql_collation: (target_driver == Driver::MySql && !same_engine)
                 .then(|| "utf8mb4_bin".to_owned()),
         },
-        row_estimate: catalog.and_then(|schema| schema.row_estimate),
+        row_estimate,
     })
+}
+
+/// Whether `columns` identify a row of `schema`: its primary key or a unique index, in any
+/// order.
+fn is_unique(schema: &TableSchema, columns: &[String]) -> bool {
+    let sorted = |list: &[String]| {
+        let mut list = list.to_vec();
+        list.sort();
+        list
+    };
+    let wanted = sorted(columns);
+    (!schema.primary_key.is_empty() && sorted(&schema.primary_key) == wanted)
+        || schema
+            .indexes
+            .iter()
+            .any(|index| index.unique && sorted(&index.columns) == wanted)
 }
 
 /// The source columns written to `targets` (through their renames), if all are plain source
@@ -573,25 +637,35 @@ fn target_indexes(
         .collect()
 }
 
-/// MySQL cannot index `TEXT` or `BLOB` without a prefix length: unbounded text and binary
-/// key columns become `VARCHAR(255)` and `VARBINARY(255)` (a longer value is then lossy).
+/// MySQL cannot index `TEXT` or `BLOB` without a prefix length, and an index entry holds at
+/// most 3072 bytes (768 characters of `utf8mb4`): text and binary key columns get a length
+/// that fits, 768 alone in their keys, 255 in keys of several columns. A longer value is then
+/// lossy.
 fn bound_key_columns(
     definitions: &mut [ColumnDefinition],
     primary_key: &[String],
     indexes: &[IndexSpec],
 ) {
-    let keyed: HashSet<&String> = primary_key
-        .iter()
-        .chain(indexes.iter().flat_map(|index| index.columns.iter()))
-        .collect();
-    for definition in definitions.iter_mut() {
-        if !keyed.contains(&definition.name) {
-            continue;
+    let keys = std::iter::once(primary_key).chain(indexes.iter().map(|index| &index.columns[..]));
+    let mut widest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for key in keys.filter(|key| !key.is_empty()) {
+        for column in key {
+            let entry = widest.entry(column.as_str()).or_default();
+            *entry = (*entry).max(key.len());
         }
-        match definition.ddl.as_str() {
-            "LONGTEXT" => "VARCHAR(255)".clone_into(&mut definition.ddl),
-            "LONGBLOB" => "VARBINARY(255)".clone_into(&mut definition.ddl),
-            _ => {}
+    }
+    for definition in definitions.iter_mut() {
+        let Some(columns) = widest.get(definition.name.as_str()) else {
+            continue;
+        };
+        let limit: u32 = if *columns == 1 { 768 } else { 255 };
+        let (kind, length) = match LogicalType::parse(Driver::MySql, &definition.ddl) {
+            LogicalType::Text { max_length } => ("VARCHAR", max_length),
+            LogicalType::Binary { max_length } => ("VARBINARY", max_length),
+            _ => continue,
+        };
+        if length.is_none_or(|length| length > limit) {
+            definition.ddl = format!("{kind}({limit})");
         }
     }
 }

@@ -18,6 +18,13 @@ pub enum TransformError {
         source: Box<ReadError>,
     },
 
+    #[error("reading back `{table}` to verify it")]
+    ReadBack {
+        table: String,
+        #[source]
+        source: Box<ReadError>,
+    },
+
     #[error("table `{table}` does not exist on `{connection}`")]
     NoSuchTable {
         connection: String,
@@ -31,6 +38,12 @@ pub enum TransformError {
         connection: String,
         patterns: String,
     },
+
+    #[error("another run is copying into `{table}` on `{connection}`")]
+    TargetBusy { connection: String, table: String },
+
+    #[error("`{table}` would be copied onto itself")]
+    OntoItself { table: String },
 
     #[error("the column rule `{rule}` names no column of {tables}")]
     UnknownColumnRule {
@@ -128,6 +141,12 @@ impl TransformError {
                 "a rule names a source column; a new column needs `expression` or `value`"
                     .to_owned()
             }
+            Self::TargetBusy { .. } => {
+                "one copy writes a table at a time; run again when the other is done (it holds a lock of the server's until its session ends)".to_owned()
+            }
+            Self::OntoItself { .. } => {
+                "name another target table (`to.table`), another schema (`to.schema`) or another connection".to_owned()
+            }
             Self::UnknownKeyColumn { .. } => {
                 "`from.key` lists source columns that order the rows".to_owned()
             }
@@ -140,9 +159,8 @@ impl TransformError {
             Self::NoUpsertKey { .. } => {
                 "an upsert matches rows on a primary key or unique index of exactly the `key` columns".to_owned()
             }
-            Self::Lossy { policy, .. } => format!(
-                "the column's `on_lossy` is `{policy}`; set `on_lossy = \"null\"` or `\"clamp\"` on the step or the column (`columns.<name>.on_lossy`) to allow it, or give the column a `type` that holds the value"
-            ),
+            Self::Lossy { policy: "error", .. } => "the column's `on_lossy` is `error`; set `on_lossy = \"null\"` or `\"clamp\"` on the step or the column (`columns.<name>.on_lossy`) to allow it, or give the column a `type` that holds the value".to_owned(),
+            Self::Lossy { .. } => "set `on_lossy = \"null\"` (on a column that allows NULL) or `\"clamp\"` (where a nearest value exists) on the column, or give it a `type` that holds the value".to_owned(),
             Self::Mismatch { .. } => {
                 "the target was left as it was (or, for append and upsert, the batch was rolled back); the difference is recorded in `data_quality_checks`".to_owned()
             }
@@ -159,11 +177,12 @@ impl TransformError {
         })
     }
 
-    /// Whether trying again may help: a lost connection, a deadlock.
+    /// Whether trying again may help: a lost connection, a deadlock, another run's copy.
     pub fn is_transient(&self) -> bool {
         match self {
+            Self::TargetBusy { .. } => true,
             Self::Database(error) => error.is_transient(),
-            Self::Read { source, .. } => match source.as_ref() {
+            Self::Read { source, .. } | Self::ReadBack { source, .. } => match source.as_ref() {
                 ReadError::Database(error) => error.is_transient(),
                 _ => false,
             },

@@ -201,11 +201,11 @@ direction_test!(awkward_values_arrive_exactly, |source, target| {
 /// MySQL's own types, into the other engines.
 fn mysql_oddities() -> &'static str {
     r"
-CREATE TABLE odd (id INT UNSIGNED PRIMARY KEY, small TINYINT UNSIGNED, huge BIGINT UNSIGNED, flag TINYINT(1), status ENUM('open', 'closed'), tags SET('a', 'b', 'c'), bits BIT(8), made DATE, stamp DATETIME, doc JSON) CHARACTER SET utf8mb4;
+CREATE TABLE odd (id INT UNSIGNED PRIMARY KEY, small TINYINT UNSIGNED, huge BIGINT UNSIGNED, flag TINYINT(1), status ENUM('open', 'closed'), tags SET('a', 'b', 'c'), bits BIT(8), made DATE, stamp DATETIME, doc JSON, season YEAR, spot POINT) CHARACTER SET utf8mb4;
 SET SESSION sql_mode = '';
-INSERT INTO odd VALUES (4294967295, 255, 18446744073709551615, 1, 'open', 'a,c', b'10101010', '2025-01-02', '2025-01-02 03:04:05', '{}');
-INSERT INTO odd VALUES (1, 0, 0, 0, 'closed', '', b'0', '0000-00-00', '0000-00-00 00:00:00', NULL);
-INSERT INTO odd VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO odd VALUES (4294967295, 255, 18446744073709551615, 1, 'open', 'a,c', b'10101010', '2025-01-02', '2025-01-02 03:04:05', '{}', 2025, ST_GeomFromText('POINT(1 2)'));
+INSERT INTO odd VALUES (1, 0, 0, 0, 'closed', '', b'0', '0000-00-00', '0000-00-00 00:00:00', NULL, 1901, NULL);
+INSERT INTO odd VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 "
 }
 
@@ -277,6 +277,15 @@ fn zero_dates_are_refused_until_a_policy_allows_them(target: Engine) {
         flag == "true" || flag == "1",
         "tinyint(1) is a boolean: {flag}"
     );
+    assert_eq!(
+        text("SELECT CAST(season AS TEXT) FROM odd WHERE id = 4294967295"),
+        "2025"
+    );
+    assert_eq!(
+        text("SELECT spot FROM odd WHERE id = 4294967295"),
+        "POINT(1 2)",
+        "geometry as its well-known text"
+    );
 }
 
 #[test]
@@ -325,7 +334,7 @@ fn a_tinyint_that_is_not_a_boolean_is_lossy() {
         .unwrap()
         .to_owned();
     assert!(
-        error.contains("odd.flag at id = 1: `2` is not a boolean"),
+        error.contains("odd.flag at id = 1: `2` cannot be read as boolean"),
         "{error}"
     );
 }
@@ -822,3 +831,79 @@ same_database_test!(restore_puts_the_previous_table_back, |database| {
         unknown.stderr
     );
 });
+
+direction_test!(
+    parallel_ranges_keep_rows_whose_key_is_null,
+    |source, target| {
+        numbers_table(source, "numbers", 1_000);
+        source.execute("CREATE TABLE bucketed (id BIGINT PRIMARY KEY, bucket INTEGER)");
+        source.execute("INSERT INTO bucketed SELECT id, CASE WHEN id % 10 = 0 THEN NULL ELSE id END FROM numbers");
+        let outcome = run(
+            source,
+            target,
+            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"bucketed\", key = [\"bucket\"] }\nto = { connection = \"target\", mode = \"replace\" }\nparallel = 2\n",
+            &[],
+        );
+        outcome.assert_code(0);
+        assert_eq!(target.count("SELECT COUNT(*) FROM bucketed"), 1_000);
+        assert_eq!(
+            target.count("SELECT COUNT(*) FROM bucketed WHERE bucket IS NULL"),
+            100
+        );
+    }
+);
+
+same_database_test!(
+    a_key_that_is_not_unique_resumes_without_losing_rows,
+    |database| {
+        database
+            .execute("CREATE TABLE grouped (grp VARCHAR(1) NOT NULL, label VARCHAR(10) NOT NULL)");
+        database.execute("INSERT INTO grouped VALUES ('a', 'a1'), ('a', 'a2'), ('a', 'a3'), ('b', 'b1'), ('b', 'b2'), ('c', 'c1'), ('c', 'toolong'), ('c', 'c3'), ('d', 'd1')");
+        database
+            .execute("CREATE TABLE landed (grp VARCHAR(1) NOT NULL, label VARCHAR(5) NOT NULL)");
+        let step = "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"grouped\", key = [\"grp\"] }\nto = { connection = \"target\", table = \"landed\", mode = \"append\" }\nbatch_size = 2\nverify = false\n";
+        let project = Pipewright::new().manifest(&manifest(database, database, step));
+        // The value that does not fit stops the copy after some batches are in.
+        let failed = project.run_with(&["run", "pipeline.toml"]);
+        failed.assert_code(1);
+        assert!(
+            failed.stderr.contains("landed.label at grp = c"),
+            "{}",
+            failed.stderr
+        );
+        let landed = database.count("SELECT COUNT(*) FROM landed");
+        assert!(landed > 0 && landed < 9, "{landed}");
+        database.execute("UPDATE grouped SET label = 'c2' WHERE label = 'toolong'");
+        project
+            .run_with(&["run", "pipeline.toml", "--resume"])
+            .assert_code(0);
+        assert_eq!(
+            database.count("SELECT COUNT(*) FROM landed"),
+            9,
+            "every row, once"
+        );
+        assert_eq!(
+            database.count("SELECT COUNT(DISTINCT label) FROM landed"),
+            9
+        );
+    }
+);
+
+#[test]
+fn sqlite_partial_indexes_are_not_copied() {
+    let Some(source) = TestDatabase::create(Engine::Sqlite, "partial_index") else {
+        return;
+    };
+    let Some(target) = TestDatabase::create(Engine::Postgres, "partial_index") else {
+        return;
+    };
+    source.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY, code TEXT, open BOOLEAN); CREATE UNIQUE INDEX tickets_open_code ON tickets (code) WHERE open; INSERT INTO tickets VALUES (1, 'x', 1), (2, 'x', 0), (3, 'x', 0)");
+    let outcome = run(
+        &source,
+        &target,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"tickets\" }\nto = { connection = \"target\", mode = \"create\" }\n",
+        &[],
+    );
+    outcome.assert_code(0);
+    assert_eq!(target.count("SELECT COUNT(*) FROM tickets"), 3);
+}
