@@ -8,6 +8,16 @@
 #   c. pg_copy      PostgreSQL -> PostgreSQL psql \copy TO pstdout (FORMAT binary) | psql \copy FROM pstdin (FORMAT binary)
 #   d. sqlite_psql  SQLite -> PostgreSQL    sqlite3 -csv -nullvalue '\N' | psql \copy FROM pstdin (FORMAT csv, NULL '\N')
 #
+# and pipewright itself, side by side in the same run (the release binary,
+# `cargo build --release` first; PIPEWRIGHT overrides its path), a transform step
+# in mode "create" with verification on (the default), like pgloader creating the
+# table and building its indexes after the load:
+#
+#   e. pw_mysql     MariaDB -> PostgreSQL
+#   f. pw_pg        PostgreSQL -> PostgreSQL
+#   g. pw_sqlite    SQLite -> PostgreSQL
+#   h. pw_mysql_noverify  MariaDB -> PostgreSQL with verify = false
+#
 # Every run goes into a fresh table daily_bars of the PostgreSQL database
 # pw_bench_target: the table is dropped and created again before each run
 # (id BIGINT PRIMARY KEY, UNIQUE (symbol, trade_date), the source's types);
@@ -25,12 +35,12 @@
 # are not counted.
 #
 # Usage: bash benches/transform_reference.sh [ROWS]      (ROWS defaults to 1000000)
-# Writes the markdown report to stdout and to benches/results/reference.md
+# Writes the markdown report to stdout and to benches/results/transforms.md
 # (PW_REF_OUT overrides the path). The source data is (re)built by
 # transform_data.sh when it is missing or of another size.
 #
 # Environment:
-#   RUNS (3)  PW_REF_TOOLS ("mysql_psql pgloader pg_copy sqlite_psql")
+#   RUNS (3)  PW_REF_TOOLS ("mysql_psql pgloader pg_copy sqlite_psql pw_mysql pw_pg pw_sqlite pw_mysql_noverify")
 #   PGHOST (127.0.0.1) PGPORT (5432) PGUSER (postgres) PGPASSWORD
 #   MYSQL_HOST (127.0.0.1) MYSQL_PORT (3306) MYSQL_USER (root) MYSQL_PWD
 #   PW_BENCH_DB (pw_bench)  PW_BENCH_TARGET_DB (pw_bench_target)  PW_BENCH_SQLITE (benches/data/daily_bars.db)
@@ -41,7 +51,7 @@ ROWS=${1:-1000000}
 [[ "$ROWS" =~ ^[0-9]+$ ]] && (( ROWS > 0 )) || { echo "usage: $0 [ROWS]   (got '$ROWS')" >&2; exit 2; }
 RUNS=${RUNS:-3}
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer (got '$RUNS')" >&2; exit 2; }
-TOOLS=${PW_REF_TOOLS:-mysql_psql pgloader pg_copy sqlite_psql}
+TOOLS=${PW_REF_TOOLS:-mysql_psql pgloader pg_copy sqlite_psql pw_mysql pw_pg pw_sqlite pw_mysql_noverify}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
@@ -52,7 +62,7 @@ MYSQL_USER=${MYSQL_USER:-root}
 SRC_DB=${PW_BENCH_DB:-pw_bench}
 TARGET_DB=${PW_BENCH_TARGET_DB:-pw_bench_target}
 SQLITE_DB=${PW_BENCH_SQLITE:-$BENCH_DIR/data/daily_bars.db}
-OUT=${PW_REF_OUT:-$BENCH_DIR/results/reference.md}
+OUT=${PW_REF_OUT:-$BENCH_DIR/results/transforms.md}
 COLS="id, symbol, trade_date, open, high, low, close, volume, amount"
 
 die() { echo "transform_reference.sh: $*" >&2; exit 1; }
@@ -67,7 +77,7 @@ need awk     "apt-get install -y mawk"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is not installed: apt-get install -y time"
 case " $TOOLS " in *" pgloader "*) need pgloader "apt-get install -y pgloader (Debian ships 3.6.x)" ;; esac
 for t in $TOOLS; do
-    case "$t" in mysql_psql|pgloader|pg_copy|sqlite_psql) ;; *) die "unknown reference '$t' in PW_REF_TOOLS" ;; esac
+    case "$t" in mysql_psql|pgloader|pg_copy|sqlite_psql|pw_mysql|pw_pg|pw_sqlite|pw_mysql_noverify) ;; *) die "unknown reference '$t' in PW_REF_TOOLS" ;; esac
 done
 AWK=$(command -v mawk || command -v awk)
 
@@ -120,7 +130,7 @@ CREATE TABLE daily_bars (
 );"
 
 prepare_target() {   # $1 = reference name
-    if [[ "$1" == pgloader ]]; then
+    if [[ "$1" == pgloader || "$1" == pw_* ]]; then
         pg -d "$TARGET_DB" -c 'DROP TABLE IF EXISTS daily_bars'
     else
         pg -d "$TARGET_DB" -c "$TARGET_DDL"
@@ -188,11 +198,49 @@ run_sqlite_psql() {
         | $T "$WORK/rss.2" psql -X -q -v ON_ERROR_STOP=1 -d "$TARGET_DB" -c "\\copy daily_bars ($COLS) FROM pstdin (FORMAT csv, NULL '\\N')" >/dev/null
 }
 
+PIPEWRIGHT=${PIPEWRIGHT:-$BENCH_DIR/../target/release/pipewright}
+if [[ " $TOOLS " == *" pw_"* ]]; then
+    [[ -x "$PIPEWRIGHT" ]] || die "no pipewright binary at $PIPEWRIGHT: run 'cargo build --release' first (or set PIPEWRIGHT)"
+fi
+# A pipeline of one transform step from `$1` (a connection URL) into the target table.
+pw_manifest() {   # $1 = source URL, $2 = extra step keys
+    cat > "$WORK/pipeline.toml" <<EOF
+[pipeline]
+name = "transform_benchmark"
+
+[connections.source]
+url = "$1"
+
+[connections.target]
+url = "$PG_URL"
+
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "daily_bars" }
+to = { connection = "target", mode = "create" }
+$2
+EOF
+}
+run_pipewright() {   # $1 = source URL, $2 = extra step keys
+    pw_manifest "$1" "$2"
+    $T "$WORK/rss.1" "$PIPEWRIGHT" run "$WORK/pipeline.toml" --progress none --quiet --state-dir "$WORK/state" \
+        || { echo "pipewright failed" >&2; return 1; }
+}
+SQLITE_URL="sqlite://$(cd "$(dirname "$SQLITE_DB")" && pwd)/$(basename "$SQLITE_DB")"
+run_pw_mysql() { run_pipewright "$MY_URL" ""; }
+run_pw_pg() { run_pipewright "${PG_URL%/*}/$SRC_DB" ""; }
+run_pw_sqlite() { run_pipewright "$SQLITE_URL" ""; }
+run_pw_mysql_noverify() { run_pipewright "$MY_URL" "verify = false"; }
+
 declare -A LABEL=(
     [mysql_psql]="a. MariaDB → PostgreSQL: mysql --batch \| awk NULL→\\N \| psql \\copy (text)"
     [pgloader]="b. MariaDB → PostgreSQL: pgloader"
     [pg_copy]="c. PostgreSQL → PostgreSQL: psql \\copy binary \| psql \\copy binary"
     [sqlite_psql]="d. SQLite → PostgreSQL: sqlite3 -csv \| psql \\copy (csv)"
+    [pw_mysql]="e. MariaDB → PostgreSQL: pipewright transform (verified)"
+    [pw_pg]="f. PostgreSQL → PostgreSQL: pipewright transform (verified)"
+    [pw_sqlite]="g. SQLite → PostgreSQL: pipewright transform (verified)"
+    [pw_mysql_noverify]="h. MariaDB → PostgreSQL: pipewright transform, verify = false"
 )
 declare -A WALLS RSS_MAX RSS_SUM
 

@@ -2,6 +2,7 @@
 //! Shared by transforms (copying) and validations (comparing).
 
 mod catalog;
+mod copy_checksum;
 mod logical_type;
 pub(crate) mod row_reader;
 mod table_checksum;
@@ -10,6 +11,7 @@ mod value;
 pub use catalog::{
     Column, IndexSpec, TableSchema, count_rows, describe_query, list_tables, read_table, split_name,
 };
+pub use copy_checksum::checksum_postgres_table;
 pub use logical_type::LogicalType;
 pub use row_reader::{ReadError, SourceQuery, checksum_query, checksum_table, read_batches};
 pub use table_checksum::{TableChecksum, row_hash};

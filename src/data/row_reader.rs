@@ -649,7 +649,7 @@ pub(crate) fn parse_time(text: &str) -> Value {
         .map_or_else(|_| invalid(text, "not a time of day"), Value::Time)
 }
 
-fn parse_timestamp(text: &str) -> Value {
+pub(crate) fn parse_timestamp(text: &str) -> Value {
     if let Some(timestamp) = quick_timestamp(text.as_bytes()) {
         return Value::Timestamp(timestamp);
     }

@@ -41,23 +41,49 @@ pub fn row_hash(row: &[Value]) -> u128 {
     thread_local! {
         static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    let mut hasher = Sha256::new();
+    let mut hasher = RowHasher::default();
     TEXT.with_borrow_mut(|text| {
         for value in row {
             text.clear();
             if value.write_canonical(text) {
-                hasher.update([1_u8]);
-                hasher.update(u64::try_from(text.len()).unwrap_or(u64::MAX).to_le_bytes());
-                hasher.update(text.as_bytes());
+                hasher.value(text);
             } else {
-                hasher.update([0_u8]);
+                hasher.null();
             }
         }
     });
-    let digest = hasher.finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    u128::from_le_bytes(bytes)
+    hasher.finish()
+}
+
+/// A row's hash, value by value, for readers that make canonical texts themselves (from
+/// PostgreSQL's `COPY` text); [`row_hash`] for [`Value`]s.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowHasher {
+    hasher: Sha256,
+}
+
+impl RowHasher {
+    pub(crate) fn null(&mut self) {
+        self.hasher.update([0_u8]);
+    }
+
+    /// A value, as its canonical text.
+    pub(crate) fn value(&mut self, canonical: &str) {
+        self.hasher.update([1_u8]);
+        self.hasher.update(
+            u64::try_from(canonical.len())
+                .unwrap_or(u64::MAX)
+                .to_le_bytes(),
+        );
+        self.hasher.update(canonical.as_bytes());
+    }
+
+    pub(crate) fn finish(self) -> u128 {
+        let digest = self.hasher.finalize();
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        u128::from_le_bytes(bytes)
+    }
 }
 
 fn serialize_hex<S: serde::Serializer>(sum: &u128, serializer: S) -> Result<S::Ok, S::Error> {

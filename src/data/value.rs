@@ -114,7 +114,7 @@ pub(crate) fn write_time(time: NaiveTime, out: &mut String) {
 }
 
 /// [`canonical_decimal`] appended to `out`.
-fn write_canonical_decimal(text: &str, out: &mut String) {
+pub(crate) fn write_canonical_decimal(text: &str, out: &mut String) {
     let trimmed = text.trim();
     let (negative, digits) = match trimmed.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -171,7 +171,7 @@ pub fn canonical_float(value: f64) -> String {
     canonical_decimal(&shortest)
 }
 
-fn canonical_json(value: &serde_json::Value) -> String {
+pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
     fn sorted(value: &serde_json::Value) -> serde_json::Value {
         match value {
             serde_json::Value::Object(map) => {

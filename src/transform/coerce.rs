@@ -400,8 +400,15 @@ fn to_decimal(
             }),
         ));
     }
-    // The usual case, a plain decimal that fits, without building its parts.
-    if let Value::Decimal(text) = value
+    // The usual cases, a plain decimal (or a float, written shortest) that fits, without
+    // building its parts.
+    let mut shortest = ryu::Buffer::new();
+    let plain = match value {
+        Value::Decimal(text) => Some(text.as_str()),
+        Value::Float(float) if float.is_finite() => Some(shortest.format_finite(*float)),
+        _ => None,
+    };
+    if let Some(text) = plain
         && let Some((negative, integer, fraction)) = plain_decimal(text)
         && precision.is_none_or(|precision| {
             let scale = scale.unwrap_or(0) as usize;
@@ -579,7 +586,10 @@ fn fit_text(text: String, max_length: Option<u32>, driver: Driver) -> Result<Val
             Some(Value::Text(text.replace('\0', ""))),
         ));
     }
-    if let Some(limit) = max_length {
+    // A text of no more bytes than the limit has no more characters either.
+    if let Some(limit) = max_length
+        && text.len() > limit as usize
+    {
         let length = text.chars().count();
         if length > limit as usize {
             let nearest: String = text.chars().take(limit as usize).collect();

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::{
-    Column, ReadError, Row, SourceQuery, TableChecksum, TableSchema, checksum_query, read_batches,
-    read_table,
+    Column, ReadError, Row, SourceQuery, TableChecksum, TableSchema, checksum_postgres_table,
+    checksum_query, read_batches, read_table,
 };
 use crate::db::{Database, DbConnection, DbError};
 use crate::pipeline::{Driver, TransformMode, TransformSpec};
@@ -812,10 +812,14 @@ async fn verify_table(
     if !context.spec.verify {
         return Ok(());
     }
-    let query = SourceQuery::table(connection.driver(), table, columns);
-    let held = checksum_query(connection, &query, context.cancel())
-        .await
-        .map_err(|error| read_back_error(plan, error))?;
+    // PostgreSQL writes its COPY text far faster than rows are decoded.
+    let held = if connection.driver() == Driver::Postgres {
+        checksum_postgres_table(connection, table, columns, context.cancel()).await
+    } else {
+        let query = SourceQuery::table(connection.driver(), table, columns);
+        checksum_query(connection, &query, context.cancel()).await
+    }
+    .map_err(|error| read_back_error(plan, error))?;
     compare(context, plan, written, held)
 }
 
