@@ -19,6 +19,7 @@ pub use coerce::{Lossy, coerce};
 pub use copy_table::{CopyContext, TableReport, copy_table};
 pub use restore::{RestoreError, Restored, restore_backup};
 pub use row_converter::LossyCount;
+pub use row_writer::encode_copy_text;
 pub use table_ddl::{Swap, list_backups, swap_in};
 pub use table_names::{backup_table, staging_table};
 pub use table_plan::{TablePlan, glob_matches, plan_tables};

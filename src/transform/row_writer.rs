@@ -368,7 +368,7 @@ async fn postgres_upsert(
 }
 
 /// Rows in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
-pub(crate) fn encode_copy_text(rows: &[Row]) -> Vec<u8> {
+pub fn encode_copy_text(rows: &[Row]) -> Vec<u8> {
     let mut data = Vec::with_capacity(rows.len() * 64);
     for row in rows {
         for (index, value) in row.iter().enumerate() {
