@@ -9,23 +9,23 @@ use pipewright::data::{LogicalType, Row, TableChecksum, Value};
 use pipewright::pipeline::Driver;
 use pipewright::transform::{coerce, encode_copy_text};
 
-const ROWS: usize = 100_000;
+const ROWS: u32 = 100_000;
 
 /// Daily bars as MySQL's reader gives them: decimals as their text, dates as dates.
 fn bars() -> Vec<Row> {
     let start = NaiveDate::from_ymd_opt(2018, 1, 1).unwrap();
     (0..ROWS)
         .map(|index| {
-            let price = 10.0 + (index % 1_000) as f64 * 0.0137;
+            let price = 10.0 + f64::from(index % 1_000) * 0.0137;
             vec![
-                Value::Int(index as i64 + 1),
+                Value::Int(i64::from(index) + 1),
                 Value::Text(format!("{:06}", 600_000 + index % 2_000)),
-                Value::Date(start + chrono::Days::new((index / 2_000) as u64)),
+                Value::Date(start + chrono::Days::new(u64::from(index / 2_000))),
                 Value::Decimal(format!("{price:.4}")),
                 Value::Decimal(format!("{:.4}", price * 1.01)),
                 Value::Decimal(format!("{:.4}", price * 0.99)),
                 Value::Decimal(format!("{:.4}", price * 1.002)),
-                Value::Int(100_000 + index as i64 % 7_919),
+                Value::Int(100_000 + i64::from(index % 7_919)),
                 if index % 1_000 == 0 {
                     Value::Null
                 } else {
@@ -76,7 +76,7 @@ fn transform_rows(criterion: &mut Criterion) {
     let types = target_types();
     let converted = convert(rows.clone(), &types);
     let mut group = criterion.benchmark_group("transform_100000_daily_bars");
-    group.throughput(Throughput::Elements(ROWS as u64));
+    group.throughput(Throughput::Elements(u64::from(ROWS)));
     group.sample_size(20);
     group.bench_function("convert", |bench| {
         bench.iter_batched(
