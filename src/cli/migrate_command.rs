@@ -28,6 +28,13 @@ struct Target {
 
 fn target(arguments: &MigrateTargetArgs) -> Result<Target, CliError> {
     if let (Some(dir), Some(url)) = (&arguments.dir, &arguments.url) {
+        if let Some(manifest) = &arguments.manifest {
+            tracing::warn!(
+                "ignoring `{}`: `--dir` and `--url` name the migrations and the database",
+                manifest.display()
+            );
+        }
+        let url = &Driver::lowercase_scheme(url);
         let driver = url
             .split_once(':')
             .and_then(|(scheme, _)| Driver::from_scheme(scheme))
@@ -408,6 +415,9 @@ fn status_table(status: &crate::migrate::MigrationStatus) -> String {
     );
     for entry in &status.entries {
         let state = match &entry.state {
+            MigrationState::Applied if entry.accepted_reason.as_deref() == Some("baseline") => {
+                "baseline".to_owned()
+            }
             MigrationState::Applied if entry.accepted_reason.is_some() => {
                 "applied (accepted)".to_owned()
             }

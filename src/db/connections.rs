@@ -23,8 +23,9 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// `concurrency` steps may use one connection each at the same time; one more connection
-    /// lets a timeout cancel a running query.
+    /// `concurrency` steps may use one connection each at the same time, plus one to spare
+    /// (a step's bookkeeping next to its statement). Cancelling uses a connection of its own,
+    /// outside the pool.
     pub fn new(specs: IndexMap<ConnectionName, ConnectionSpec>, concurrency: usize) -> Self {
         let default_pool_size = u32::try_from(concurrency)
             .unwrap_or(u32::MAX)

@@ -63,12 +63,19 @@ const CONNECT_RETRY: RetryPolicy = RetryPolicy {
     backoff: Duration::from_millis(500),
 };
 
+/// How long asking a server to cancel may take: a server that does not answer must not hold
+/// up a timeout or a Ctrl-C (the statement's connection is dropped after [`CANCEL_GRACE`]
+/// anyway).
+const CANCEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Asks PostgreSQL to cancel what `backend` runs, on a connection of its own: the pool may
 /// have none to spare (`max_connections = 1`).
 pub(crate) async fn cancel_postgres(pool: &PgPool, backend: i32) {
     use sqlx::ConnectOptions as _;
     let options = pool.connect_options();
-    if let Ok(mut connection) = options.connect().await {
+    if let Ok(Ok(mut connection)) =
+        tokio::time::timeout(CANCEL_CONNECT_TIMEOUT, options.connect()).await
+    {
         let _ = sqlx::query("SELECT pg_cancel_backend($1)")
             .bind(backend)
             .execute(&mut connection)
@@ -81,7 +88,9 @@ pub(crate) async fn cancel_postgres(pool: &PgPool, backend: i32) {
 pub(crate) async fn cancel_mysql(pool: &MySqlPool, id: u64) {
     use sqlx::ConnectOptions as _;
     let options = pool.connect_options();
-    if let Ok(mut connection) = options.connect().await {
+    if let Ok(Ok(mut connection)) =
+        tokio::time::timeout(CANCEL_CONNECT_TIMEOUT, options.connect()).await
+    {
         // An integer from the server: nothing of the user's is in this statement.
         let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL QUERY {id}")))
             .execute(&mut connection)
@@ -274,11 +283,12 @@ impl Database {
         })
     }
 
-    /// Runs several bookkeeping statements in one transaction: all of them or none.
+    /// Runs several bookkeeping statements in one transaction: all of them or none. Returns
+    /// the rows they affected.
     pub async fn execute_in_transaction(
         &self,
         statements: Vec<(&str, Vec<SqlValue>)>,
-    ) -> Result<(), DbError> {
+    ) -> Result<u64, DbError> {
         let statements: Vec<(String, Vec<SqlValue>)> = statements
             .into_iter()
             .map(|(sql, values)| (self.placeholders(sql), values))
@@ -289,14 +299,17 @@ impl Database {
         };
         dispatch!(self, pool => {
             let mut transaction = pool.begin().await.map_err(failure("starting a transaction"))?;
+            let mut affected = 0;
             for (sql, values) in statements {
                 let context = format!("running `{}`", preview(&sql));
-                bind_values!(sqlx::query(AssertSqlSafe(sql)), values)
+                affected += bind_values!(sqlx::query(AssertSqlSafe(sql)), values)
                     .execute(&mut *transaction)
                     .await
-                    .map_err(|source| DbError::Query { context, source })?;
+                    .map_err(|source| DbError::Query { context, source })?
+                    .rows_affected();
             }
-            transaction.commit().await.map_err(failure("committing"))
+            transaction.commit().await.map_err(failure("committing"))?;
+            Ok(affected)
         })
     }
 

@@ -123,6 +123,15 @@ where
     }
     let metadata = event.metadata();
     let mut details = fields.fields;
+    // An `error` field is what SEED.md's logs kept as the exception: it goes there, once.
+    let exception = match details.remove("error") {
+        Some(serde_json::Value::String(error)) => Some(redact(&error).into_owned()),
+        Some(other) => {
+            details.insert("error".into(), other);
+            None
+        }
+        None => None,
+    };
     details.insert("target".into(), metadata.target().into());
     if let Some(file) = metadata.file() {
         details.insert("file".into(), file.into());
@@ -137,7 +146,7 @@ where
         module: metadata.module_path().map(str::to_owned),
         function,
         message: redact(&fields.message).into_owned(),
-        exception: None,
+        exception,
         metadata: serde_json::from_str(&redact(&details.to_string())).unwrap_or(details),
         run_id: ids.run_id,
         step_id: ids.step_id,
@@ -197,13 +206,6 @@ where
         if Self::is_own_traffic(event.metadata().target()) {
             return;
         }
-        let mut record = build_record(event, &context);
-        // An `error` field is what SEED.md's logs kept as the exception.
-        record.exception = record
-            .metadata
-            .get("error")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        store_sink::send(StoreRecord::Log(record));
+        store_sink::send(StoreRecord::Log(build_record(event, &context)));
     }
 }

@@ -76,14 +76,14 @@ fn loudest(targets: &Targets) -> LevelFilter {
         .unwrap_or(LevelFilter::OFF)
 }
 
-fn console_layer(level: LogLevel, color: bool) -> BoxedLayer {
+fn console_layer(targets: Targets, color: bool) -> BoxedLayer {
     let layer = fmt::layer()
         .with_writer(ConsoleWriter)
         .with_ansi(color)
         .with_timer(fmt::time::ChronoLocal::new(TIME_FORMAT.to_owned()))
         .with_target(true)
         .with_line_number(true);
-    LevelGate::new(layer, console_targets(level))
+    LevelGate::new(layer, targets)
         .skipping(EVENTS_TARGET)
         .boxed()
 }
@@ -99,11 +99,12 @@ fn most_verbose(
 
 /// The console sink only, for commands that do not run a pipeline.
 pub fn init_console(level: LogLevel, color: bool) {
+    // Read once: a `PIPEWRIGHT_LOG` that does not parse is reported once.
     let console = console_targets(level);
     let maximum = most_verbose(&[loudest(&console), level.filter()]);
     // A second initialisation (tests calling `main` twice) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(vec![console_layer(level, color)])
+        .with(vec![console_layer(console, color)])
         .with(maximum)
         .try_init();
 }
@@ -121,9 +122,10 @@ pub fn init_run(
         .clone()
         .unwrap_or_else(|| default_dir.to_path_buf());
     let mut guard = LoggingGuard::default();
-    let mut layers: Vec<BoxedLayer> = vec![console_layer(console_level, color)];
+    // Read once: a `PIPEWRIGHT_LOG` that does not parse is reported once.
     let console = console_targets(console_level);
     let mut levels = vec![loudest(&console), console_level.filter()];
+    let mut layers: Vec<BoxedLayer> = vec![console_layer(console, color)];
     let mut problems = Vec::new();
 
     let files = [

@@ -82,7 +82,7 @@ pub struct RawConnection {
     /// What the connection is for.
     pub description: Option<String>,
     /// The most connections pipewright opens to this database at once (default: the run's
-    /// concurrency plus one, the extra one for cancelling queries).
+    /// concurrency plus one, more for a `transform` with `parallel` ranges).
     #[schemars(range(min = 1))]
     pub max_connections: Option<Spanned<u32>>,
     /// How long to wait for a new connection, including the TLS handshake (default `10s`).

@@ -43,6 +43,9 @@ type RowTuple = (
 pub struct HistoryTable {
     name: String,
     driver: Driver,
+    /// MySQL: the database a migration file starts in (the session's, not the history
+    /// table's when that is in another one).
+    home_database: Option<String>,
 }
 
 impl HistoryTable {
@@ -50,7 +53,20 @@ impl HistoryTable {
         Self {
             name: name.to_owned(),
             driver,
+            home_database: None,
         }
+    }
+
+    /// The same table, for files that start in `database` (MySQL).
+    #[must_use]
+    pub fn starting_in(mut self, database: Option<&str>) -> Self {
+        self.home_database = database.map(str::to_owned);
+        self
+    }
+
+    /// MySQL: the database each migration file starts in.
+    pub fn home_database(&self) -> Option<&str> {
+        self.home_database.as_deref()
     }
 
     pub fn name(&self) -> &str {

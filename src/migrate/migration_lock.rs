@@ -27,6 +27,8 @@ pub struct LockedConnection {
     /// in when the lock was taken: a file that changes `search_path` or runs `USE` does not
     /// move it.
     history_table: String,
+    /// MySQL: the session's database when the lock was taken, where each file starts.
+    home_database: Option<String>,
 }
 
 impl LockedConnection {
@@ -41,6 +43,14 @@ impl LockedConnection {
         // Whatever happens from here, a connection that may hold the lock is never reused.
         connection.close_on_drop();
         let history_table = qualify(&mut connection, table).await?;
+        let home_database = if connection.driver() == Driver::MySql {
+            let current: Vec<(Option<String>,)> = connection
+                .fetch_all("SELECT DATABASE()", Vec::new())
+                .await?;
+            current.into_iter().next().and_then(|(database,)| database)
+        } else {
+            None
+        };
         let deadline = Instant::now() + timeout;
         let name = match connection.driver() {
             Driver::Postgres => {
@@ -73,10 +83,7 @@ impl LockedConnection {
                 name
             }
             Driver::Sqlite => {
-                let milliseconds = timeout.as_millis();
-                connection
-                    .execute(&format!("PRAGMA busy_timeout = {milliseconds}"), Vec::new())
-                    .await?;
+                set_busy_timeout(&mut connection, timeout).await?;
                 String::new()
             }
         };
@@ -84,6 +91,7 @@ impl LockedConnection {
             connection: Some(connection),
             name,
             history_table,
+            home_database,
         })
     }
 
@@ -94,6 +102,11 @@ impl LockedConnection {
     /// The history table, schema-qualified where the engine has schemas.
     pub fn history_table(&self) -> &str {
         &self.history_table
+    }
+
+    /// MySQL: the database the session was in when the lock was taken.
+    pub fn home_database(&self) -> Option<&str> {
+        self.home_database.as_deref()
     }
 
     /// Releases the lock. The connection is closed afterwards either way: it carried
@@ -118,6 +131,46 @@ impl LockedConnection {
         }
         Ok(())
     }
+}
+
+/// SQLite: `BEGIN IMMEDIATE`, the lock of one file's transaction, tried until `timeout` and
+/// stopped by `cancel` between tries.
+///
+/// SQLite waits inside its busy handler, where nothing interrupts it: while it tries for the
+/// lock, each try waits a short while and pipewright tries again, able to stop in between;
+/// once in, the other statements wait up to the lock timeout as before.
+pub(crate) async fn begin_immediate(
+    connection: &mut DbConnection,
+    table: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), MigrateError> {
+    let deadline = Instant::now() + timeout;
+    set_busy_timeout(connection, POLL.min(timeout)).await?;
+    let began = loop {
+        match connection.execute("BEGIN IMMEDIATE", Vec::new()).await {
+            Ok(_) => break Ok(()),
+            Err(error) if crate::db::is_busy(&error) => {
+                if let Err(error) = wait(deadline, cancel, table, timeout).await {
+                    break Err(error);
+                }
+            }
+            Err(error) => break Err(error.into()),
+        }
+    };
+    set_busy_timeout(connection, timeout).await?;
+    began
+}
+
+/// How long SQLite waits for a lock before a statement fails as busy.
+async fn set_busy_timeout(connection: &mut DbConnection, timeout: Duration) -> Result<(), DbError> {
+    connection
+        .execute(
+            &format!("PRAGMA busy_timeout = {}", timeout.as_millis()),
+            Vec::new(),
+        )
+        .await
+        .map(drop)
 }
 
 /// Sleeps before the next try, or gives up: at the deadline, or when cancelled.

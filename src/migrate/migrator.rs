@@ -155,7 +155,8 @@ impl<'a> Migrator<'a> {
             cancel,
         )
         .await?;
-        let history = HistoryTable::new(lock.history_table(), self.database.driver());
+        let history = HistoryTable::new(lock.history_table(), self.database.driver())
+            .starting_in(lock.home_database());
         Ok((lock, history))
     }
 
@@ -181,7 +182,7 @@ impl<'a> Migrator<'a> {
         cancel: &CancellationToken,
         progress: &dyn MigrateProgress,
     ) -> Result<Vec<AppliedFile>, MigrateError> {
-        history.create(connection).await?;
+        self.create_history(connection, history, cancel).await?;
         let rows = history.rows(connection).await?;
         let current = status(&self.files, &rows, self.database.driver());
         let problems = current.problems(&self.files, &rows, self.options.out_of_order);
@@ -252,23 +253,46 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// Starts a transaction; on SQLite an immediate one, which is the lock.
-    async fn begin(&self, connection: &mut DbConnection) -> Result<(), MigrateError> {
-        let begin = if connection.driver() == Driver::Sqlite {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
-        };
-        match connection.execute(begin, Vec::new()).await {
-            Ok(_) => Ok(()),
-            Err(error) if connection.driver() == Driver::Sqlite && crate::db::is_busy(&error) => {
-                Err(MigrateError::LockTimeout {
-                    table: self.history.name().to_owned(),
-                    after: self.options.lock_timeout,
-                })
-            }
-            Err(error) => Err(error.into()),
+    /// Creates the history table if it is not there. On SQLite the creation is a write that
+    /// waits for another writer: it waits in a transaction taken like a file's, which
+    /// `cancel` stops.
+    async fn create_history(
+        &self,
+        connection: &mut DbConnection,
+        history: &HistoryTable,
+        cancel: &CancellationToken,
+    ) -> Result<(), MigrateError> {
+        if connection.driver() != Driver::Sqlite {
+            history.create(connection).await?;
+            return Ok(());
         }
+        self.begin(connection, cancel).await?;
+        if let Err(error) = history.create(connection).await {
+            let _ = connection.execute("ROLLBACK", Vec::new()).await;
+            return Err(error.into());
+        }
+        connection.execute("COMMIT", Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction; on SQLite an immediate one, which is the lock (waited for up to
+    /// the lock timeout, stopped by `cancel`).
+    async fn begin(
+        &self,
+        connection: &mut DbConnection,
+        cancel: &CancellationToken,
+    ) -> Result<(), MigrateError> {
+        if connection.driver() == Driver::Sqlite {
+            return crate::migrate::migration_lock::begin_immediate(
+                connection,
+                self.history.name(),
+                self.options.lock_timeout,
+                cancel,
+            )
+            .await;
+        }
+        connection.execute("BEGIN", Vec::new()).await?;
+        Ok(())
     }
 
     /// One transaction: the statements and the history row, all or nothing.
@@ -281,7 +305,7 @@ impl<'a> Migrator<'a> {
     ) -> Result<u32, MigrateError> {
         let statements = file.statements(self.database.driver());
         let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
-        self.begin(connection).await?;
+        self.begin(connection, cancel).await?;
         let started = Instant::now();
         // Another process may have applied the file while this one waited (SQLite locks per
         // file): look again inside the transaction.
@@ -447,7 +471,7 @@ impl<'a> Migrator<'a> {
             let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
             let transactional = self.transactional(down.no_transaction);
             if transactional {
-                self.begin(connection).await?;
+                self.begin(connection, cancel).await?;
             }
             for (position, statement) in statements.iter().enumerate() {
                 if let Err(error) = connection.run(statement, cancel).await {
@@ -525,7 +549,8 @@ impl<'a> Migrator<'a> {
         let (mut lock, history) = self.lock(&CancellationToken::new()).await?;
         let result = async {
             let connection = lock.connection();
-            history.create(connection).await?;
+            self.create_history(connection, &history, &CancellationToken::new())
+                .await?;
             let rows = history.rows(connection).await?;
             let mut recorded = Vec::new();
             for file in self.files.iter().filter(|file| file.version <= target) {
@@ -548,15 +573,16 @@ impl<'a> Migrator<'a> {
 }
 
 /// Undoes what a file may have changed in the session (`SET search_path`, `USE`), so the next
-/// file starts where the first one did.
+/// file starts where the first one did: in the session's own database, even when the history
+/// table is in another.
 async fn reset_session(
     connection: &mut DbConnection,
     history: &HistoryTable,
 ) -> Result<(), DbError> {
     match connection.driver() {
         Driver::Postgres => connection.execute("RESET ALL", Vec::new()).await.map(drop),
-        Driver::MySql => match history.name().split_once('.') {
-            Some((database, _)) => connection
+        Driver::MySql => match history.home_database() {
+            Some(database) => connection
                 .execute(
                     &format!(
                         "USE {}",

@@ -82,7 +82,7 @@ pub struct ConnectionSpec {
     pub driver: Driver,
     pub url: ConnectionUrl,
     pub description: Option<String>,
-    /// `None`: sized by the run (its concurrency plus one).
+    /// `None`: sized by the run (its concurrency plus one, more for parallel transforms).
     pub max_connections: Option<u32>,
     #[serde(serialize_with = "crate::run::serialize_millis")]
     pub connect_timeout: Duration,

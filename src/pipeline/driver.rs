@@ -23,6 +23,15 @@ impl Driver {
         ("mariadb", Self::MySql),
     ];
 
+    /// `url` with its scheme in lower case: schemes are case-insensitive, the drivers are not
+    /// (`SQLite://x.db` would be a directory named `SQLite:`).
+    pub fn lowercase_scheme(url: &str) -> String {
+        match url.split_once(':') {
+            Some((scheme, rest)) => format!("{}:{rest}", scheme.to_ascii_lowercase()),
+            None => url.to_owned(),
+        }
+    }
+
     pub fn from_scheme(scheme: &str) -> Option<Self> {
         Self::SCHEMES
             .iter()

@@ -75,25 +75,34 @@ impl StepSpec {
     }
 }
 
-/// Rewrites absolute paths as paths relative to `base` (`./x`, `../migrations`), recursively:
-/// where the repository is checked out does not count.
+/// The keys whose values are paths the analyzer resolved against the manifest's directory:
+/// an SQL `file`, a migrations `dir`, a command's `workdir`, a bench `baseline`. Other strings
+/// (a command's arguments, its environment) count as written, absolute or not.
+const PATH_KEYS: [&str; 4] = ["file", "dir", "workdir", "baseline"];
+
+/// Rewrites the resolved paths as paths relative to `base` (`./x`, `../migrations`),
+/// recursively: where the repository is checked out does not count.
 fn relativize_paths(value: &mut serde_json::Value, base: &str) {
     match value {
-        serde_json::Value::String(text) => {
-            if text.starts_with('/')
-                && let Some(relative) = relative_path(Path::new(text.as_str()), Path::new(base))
-            {
-                *text = relative;
-            }
-        }
         serde_json::Value::Array(items) => {
             for item in items {
                 relativize_paths(item, base);
             }
         }
         serde_json::Value::Object(map) => {
-            for item in map.values_mut() {
-                relativize_paths(item, base);
+            for (key, item) in map.iter_mut() {
+                match item {
+                    serde_json::Value::String(text)
+                        if PATH_KEYS.contains(&key.as_str()) && text.starts_with('/') =>
+                    {
+                        if let Some(relative) =
+                            relative_path(Path::new(text.as_str()), Path::new(base))
+                        {
+                            *text = relative;
+                        }
+                    }
+                    _ => relativize_paths(item, base),
+                }
             }
         }
         _ => {}
@@ -173,6 +182,30 @@ impl StepAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_resolved_paths_are_made_relative() {
+        let definition = |base: &str| {
+            let mut value = serde_json::json!({
+                "command": { "program": { "run": ["cat", "/etc/hostname"] }, "workdir": format!("{base}/data") },
+                "sql": { "source": { "file": format!("{base}/sql/a.sql") } },
+            });
+            relativize_paths(&mut value, base);
+            value
+        };
+        let shallow = definition("/tmp/a");
+        assert_eq!(
+            shallow,
+            definition("/srv/b/c"),
+            "the checkout does not count"
+        );
+        assert_eq!(
+            shallow["command"]["program"]["run"][1], "/etc/hostname",
+            "arguments count as written"
+        );
+        assert_eq!(shallow["command"]["workdir"], "./data");
+        assert_eq!(shallow["sql"]["source"]["file"], "./sql/a.sql");
+    }
 
     #[test]
     fn paths_are_relative_to_the_manifest_directory() {

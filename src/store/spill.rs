@@ -53,12 +53,13 @@ impl SpillFile {
             if let Some(directory) = self.path.parent() {
                 std::fs::create_dir_all(directory)?;
             }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
+            // Made under a name replays do not look at, locked, then given its name: a
+            // replay never finds the file before its writer holds it.
+            let fresh = self.path.with_extension("jsonl.new");
+            let file = OpenOptions::new().create(true).append(true).open(&fresh)?;
             let locked = Flock::lock(file, FlockArg::LockExclusiveNonblock)
                 .map_err(|(_, errno)| std::io::Error::from(errno))?;
+            std::fs::rename(&fresh, &self.path)?;
             *guard = Some(locked);
         }
         let file = guard.as_mut().expect("opened above");

@@ -111,7 +111,10 @@ impl Store {
     pub async fn write(&self, records: &[StoreRecord]) -> Result<(), DbError> {
         let statements: Vec<(&str, Vec<SqlValue>)> =
             records.iter().map(StoreRecord::statement).collect();
-        self.database.execute_in_transaction(statements).await
+        self.database
+            .execute_in_transaction(statements)
+            .await
+            .map(drop)
     }
 
     /// The most recent runs, newest first, optionally of one pipeline.
@@ -225,7 +228,7 @@ impl Store {
     /// pipewright still writes are left alone. A runs or step row already stored (a file
     /// replayed twice) is skipped, not an error. A file the store refuses is renamed
     /// `.rejected` and reported; if the store fails, the rest waits for the next run.
-    /// Returns how many records were replayed.
+    /// Returns how many rows the replayed records stored (rows already there not counted).
     pub async fn replay_spills(&self, directory: &Path) -> usize {
         let mut replayed = 0;
         for path in crate::store::spill::spill_files(directory, &self.target.key()) {
@@ -238,8 +241,8 @@ impl Store {
                 continue;
             }
             match self.write_replayed(&records).await {
-                Ok(()) => {
-                    replayed += records.len();
+                Ok(stored) => {
+                    replayed += stored;
                     if let Err(error) = std::fs::remove_file(&path) {
                         tracing::warn!(target: "pipewright::store", "replayed `{}` but cannot delete it: {error}", path.display());
                     }
@@ -265,7 +268,8 @@ impl Store {
     }
 
     /// Writes replayed records in one transaction; keyed rows already there are skipped.
-    async fn write_replayed(&self, records: &[StoreRecord]) -> Result<(), DbError> {
+    /// Returns the rows stored.
+    async fn write_replayed(&self, records: &[StoreRecord]) -> Result<usize, DbError> {
         let driver = self.database.driver();
         let statements: Vec<(String, Vec<SqlValue>)> = records
             .iter()
@@ -291,6 +295,7 @@ impl Store {
                     .collect(),
             )
             .await
+            .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX))
     }
 
     /// Opens a store for reading: nothing is created or upgraded. `None` when the store has

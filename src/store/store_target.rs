@@ -54,6 +54,7 @@ impl StoreTarget {
 
     /// A store named by a URL on the command line (`--store`).
     pub fn from_url(url: &str) -> Option<Self> {
+        let url = &crate::pipeline::Driver::lowercase_scheme(url);
         let scheme = url.split_once(':')?.0;
         let driver = Driver::from_scheme(scheme)?;
         for secret in crate::secrets::url_secrets(url) {

@@ -72,6 +72,16 @@ fn every_sink_tags_records_with_run_and_step() {
     assert_eq!(failure["run_id"], run_id.as_str());
     assert_eq!(failure["step_id"], "noisy");
     assert!(
+        failure["exception"]
+            .as_str()
+            .is_some_and(|error| !error.is_empty()),
+        "the step's error is the record's exception: {failure}"
+    );
+    assert!(
+        failure["metadata"].get("error").is_none(),
+        "and is not repeated in the metadata: {failure}"
+    );
+    assert!(
         json.lines().all(|line| !line.contains("\"DEBUG\"")),
         "JSON lines are INFO+"
     );

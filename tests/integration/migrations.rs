@@ -660,3 +660,118 @@ fn ctrl_c_stops_a_wait_for_the_lock() {
     );
     assert!(holder.wait().unwrap().success());
 }
+
+/// A history table in another MySQL database: every file still runs in the connection's own.
+#[test]
+fn mysql_files_run_in_the_session_database_when_the_history_is_elsewhere() {
+    let Some(database) = TestDatabase::create(Engine::MySql, "home_database") else {
+        return;
+    };
+    let Some(ledger) = TestDatabase::create(Engine::MySql, "ledger_database") else {
+        return;
+    };
+    let ledger_name = ledger.url.rsplit('/').next().unwrap().to_owned();
+    let outcome = project(
+        &database,
+        &[
+            ("0001_first.sql", "CREATE TABLE first (id INTEGER);\n"),
+            ("0002_second.sql", "CREATE TABLE second (id INTEGER);\n"),
+        ],
+        &format!("history_table = \"{ledger_name}.pipewright_migrations\""),
+    )
+    .args(["run", "pipeline.toml"])
+    .run();
+    outcome.assert_code(0);
+    assert!(table_exists(&database, "first"));
+    assert!(
+        table_exists(&database, "second"),
+        "the second file ran at home too"
+    );
+    assert!(!table_exists(&ledger, "second"));
+    assert_eq!(history_versions(&ledger), ["1", "2"]);
+}
+
+/// URL schemes are case-insensitive on the command line as in manifests.
+#[test]
+fn an_upper_case_scheme_on_the_command_line_names_the_same_file() {
+    let project = Pipewright::new().file(
+        "migrations/0001_first.sql",
+        "CREATE TABLE first (id INTEGER);\n",
+    );
+    let up = project.run_with(&[
+        "migrate",
+        "up",
+        "--dir",
+        "migrations",
+        "--url",
+        "SQLITE://legacy.db",
+    ]);
+    up.assert_code(0);
+    assert!(project.path().join("legacy.db").exists());
+    assert!(
+        !project.path().join("SQLITE:").exists(),
+        "no directory named after the scheme"
+    );
+    let status = project.run_with(&[
+        "migrate",
+        "status",
+        "--dir",
+        "migrations",
+        "--url",
+        "SQLite://legacy.db",
+    ]);
+    status.assert_code(0);
+    assert!(status.stdout.contains("applied"), "{}", status.stdout);
+}
+
+/// SQLite's lock is its write transaction, waited for between tries: Ctrl-C stops the wait.
+#[test]
+fn ctrl_c_stops_a_wait_for_the_sqlite_lock() {
+    let database = TestDatabase::create(Engine::Sqlite, "sqlite_lock_cancel").unwrap();
+    database.execute("PRAGMA journal_mode = WAL; CREATE TABLE placeholder (id INTEGER)");
+    let outcome = project(
+        &database,
+        &[("0001_first.sql", "CREATE TABLE first (id INTEGER);\n")],
+        "",
+    )
+    .args(["check", "pipeline.toml"])
+    .run();
+    // Another writer holds the database for longer than the test waits.
+    let url = database.url.clone();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        use sqlx::Connection as _;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                held.send(()).unwrap();
+                let _ = released.recv_timeout(Duration::from_mins(1));
+            });
+    });
+    holding.recv().unwrap();
+    let waiter = spawn_up(&outcome.directory, "1m");
+    std::thread::sleep(Duration::from_millis(800));
+    let interrupted = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(waiter.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = waiter.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(2),
+        "stopped at once, not after SQLite's busy timeout: {:?}",
+        interrupted.elapsed()
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap();
+}

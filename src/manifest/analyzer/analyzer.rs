@@ -243,11 +243,7 @@ impl Analyzer<'_> {
         let Some(url) = self.interpolated(url_value) else {
             return;
         };
-        // Schemes are case-insensitive; drivers are not: `SQLite://` becomes `sqlite://`.
-        let url = match url.split_once(':') {
-            Some((scheme, rest)) => format!("{}:{rest}", scheme.to_ascii_lowercase()),
-            None => url,
-        };
+        let url = Driver::lowercase_scheme(&url);
         let driver = url
             .split_once(':')
             .and_then(|(scheme, _)| Driver::from_scheme(scheme));
