@@ -194,4 +194,36 @@ mod tests {
             assert_eq!(format_elapsed(Duration::from_millis(millis)), expected);
         }
     }
+
+    #[test]
+    fn progress_lines_give_counts_rate_and_time_left() {
+        let id = StepId::new("copy_bars");
+        let line = step_progress(
+            &id,
+            Some("daily_bars"),
+            &ProgressFigures {
+                done: 250_000,
+                total: Some(1_000_000),
+                unit: "rows",
+                rate: 50_000.0,
+            },
+            false,
+        );
+        assert_eq!(
+            line,
+            "  ...  copy_bars daily_bars: 250000 rows of ~1000000 (25%), 50000 rows/s, about 15.00s left"
+        );
+        let unknown = step_progress(
+            &id,
+            None,
+            &ProgressFigures {
+                done: 10,
+                total: None,
+                unit: "rows",
+                rate: 0.0,
+            },
+            false,
+        );
+        assert_eq!(unknown, "  ...  copy_bars: 10 rows");
+    }
 }
