@@ -67,9 +67,11 @@ pub async fn run_transform(
     let source = context.database(&spec.from.connection).await?;
     let target = context.database(&spec.to.connection).await?;
     let failed = |error: TransformError, reports: &[TableReport]| match error {
-        TransformError::Cancelled => StepError::Cancelled {
-            output_tail: Vec::new(),
-        },
+        TransformError::Cancelled | TransformError::Database(crate::db::DbError::Cancelled) => {
+            StepError::Cancelled {
+                output_tail: Vec::new(),
+            }
+        }
         error => StepError::Transform {
             error,
             details: (!reports.is_empty()).then(|| details(reports)),

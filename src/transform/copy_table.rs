@@ -509,8 +509,9 @@ fn connections_for_ranges(context: &CopyContext<'_>) -> u32 {
     .max(1);
     if fit < context.spec.parallel {
         tracing::warn!(
-            "`parallel = {}` needs more connections than the pools allow: copying {fit} ranges at once (raise `max_connections` for more)",
-            context.spec.parallel
+            "`parallel = {}` needs more connections than the pools allow: copying {fit} {} at once (raise `max_connections` for more)",
+            context.spec.parallel,
+            if fit == 1 { "range" } else { "ranges" }
         );
     }
     fit
@@ -994,7 +995,8 @@ async fn copy_in_batches(
     // target a key to read each batch back by; otherwise the copy is one transaction,
     // verified by the change in the whole table's checksum.
     let verify = context.spec.verify;
-    let resumable = !plan.read_key.is_empty() && (!verify || !key_columns.is_empty());
+    let resumable =
+        !plan.read_key.is_empty() && !plan.key_nullable && (!verify || !key_columns.is_empty());
     let run_id = context.step.run_id.to_string();
     let mut resumed: Option<Checkpoint> = None;
     if resumable {
@@ -1021,6 +1023,12 @@ async fn copy_in_batches(
             );
             resumed = Some(found);
         }
+    } else if plan.key_nullable {
+        tracing::info!(
+            table = %plan.label,
+            "the key of `{}` may be NULL, and a resume after a key skips NULLs: the copy commits once, at the end",
+            plan.label
+        );
     } else if plan.read_key.is_empty() {
         tracing::info!(
             table = %plan.label,
@@ -1061,11 +1069,18 @@ async fn copy_in_batches(
     let whole_table = verify && key_columns.is_empty();
     let (mut receiver, reader) = spawn_reader(context.source, query, batch_size, cancel);
     let previous_rows = resumed.as_ref().map_or(0, |found| found.rows);
+    // SQLite: take the write lock at the start, not on the first write after a read (which
+    // another writer's transaction would make fail at once).
+    let begin = if driver == Driver::Sqlite {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
     let mut total = TableChecksum::default();
     let writing = async {
         let mut before = TableChecksum::default();
         if !resumable {
-            target.run("BEGIN", cancel).await?;
+            target.run(begin, cancel).await?;
             if whole_table {
                 before = table_checksum(context, plan, target, &columns).await?;
             }
@@ -1097,6 +1112,18 @@ async fn copy_in_batches(
                     continue;
                 }
             }
+            // A resume reads the rows after the checkpoint's key, which NULLs never are.
+            if resumable && batch.iter().any(|row| converter.has_null_key(row)) {
+                return Err(TransformError::NullKey {
+                    table: plan.label.clone(),
+                    key: plan
+                        .key_columns()
+                        .iter()
+                        .map(|column| column.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
             let last_key = batch.last().map(|row| converter.key_of(row));
             let mut rows = Vec::with_capacity(batch.len());
             let mut batch_checksum = TableChecksum::default();
@@ -1111,7 +1138,7 @@ async fn copy_in_batches(
                 rows.push(target_row);
             }
             if resumable {
-                target.run("BEGIN", cancel).await?;
+                target.run(begin, cancel).await?;
             }
             write_rows(target, &write, &rows).await?;
             if verify && !key_columns.is_empty() {

@@ -182,6 +182,11 @@ impl RowConverter {
         )
     }
 
+    /// Whether a key column of a source row is NULL.
+    pub(crate) fn has_null_key(&self, row: &Row) -> bool {
+        self.key.iter().any(|(_, index)| row[*index].is_null())
+    }
+
     /// The canonical text of the key of a source row: a checkpoint.
     pub(crate) fn key_of(&self, row: &Row) -> Vec<String> {
         self.key

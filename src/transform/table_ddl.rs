@@ -306,10 +306,18 @@ pub async fn swap_in(
             connection
                 .run(&format!("RENAME TABLE {}", renames.join(", ")), cancel)
                 .await?;
-            if let Some(doomed) = drop {
-                connection
+            // The swap is done: a table that cannot be dropped (a foreign key points at it)
+            // stays, and says so.
+            if let Some(doomed) = drop
+                && let Err(error) = connection
                     .run(&format!("DROP TABLE IF EXISTS {}", quote(&doomed)), cancel)
-                    .await?;
+                    .await
+            {
+                tracing::warn!(
+                    "the new `{}` is in place, but the old table, renamed `{doomed}`, could not be dropped: {}",
+                    swap.target,
+                    crate::error_chain::error_chain(&error)
+                );
             }
             Ok(())
         }
@@ -425,8 +433,8 @@ pub(crate) async fn copy_rows_over(
     let list = column_list(driver, columns);
     let mut statements = Vec::new();
     if let Some(backup) = backup {
-        // The backup has the table's columns, types, NOT NULLs and primary key (not its
-        // secondary indexes), so that restoring it copies rows back as they were.
+        // The backup has the table's columns, types, NOT NULLs and primary key (on MySQL its
+        // whole definition), so that restoring it copies rows back as they were.
         let schema = read_table(connection, target)
             .await?
             .ok_or_else(|| DbError::Query {
@@ -447,11 +455,17 @@ pub(crate) async fn copy_rows_over(
             indexes: Vec::new(),
             mysql_collation: None,
         };
-        let create = create_table_sql(driver, backup, &definition, true);
         if driver == Driver::MySql {
-            // DDL commits on MySQL: the table is made before the transaction.
-            connection.run(&create, cancel).await?;
+            // MySQL copies a table's definition whole (collations included); DDL commits
+            // there, so the table is made before the transaction.
+            connection
+                .run(
+                    &format!("CREATE TABLE {} LIKE {}", quote(backup), quote(target)),
+                    cancel,
+                )
+                .await?;
         } else {
+            let create = create_table_sql(driver, backup, &definition, true);
             statements.push(create);
         }
         statements.push(format!(
@@ -466,7 +480,15 @@ pub(crate) async fn copy_rows_over(
         quote(target),
         quote(source)
     ));
-    in_transaction(connection, &statements, cancel).await
+    let replaced = in_transaction(connection, &statements, cancel).await;
+    if replaced.is_err()
+        && driver == Driver::MySql
+        && let Some(backup) = backup
+    {
+        // Made before the transaction, it holds nothing: it must not pass for a backup.
+        let _ = drop_table(connection, backup, &CancellationToken::new()).await;
+    }
+    replaced
 }
 
 pub(crate) async fn drop_table(
@@ -533,8 +555,14 @@ pub(crate) async fn prune_backups(
         .into_iter()
         .skip(keep)
     {
-        drop_table(connection, &name, cancel).await?;
-        dropped.push(name);
+        // One that cannot go (a view depends on it) does not keep the others.
+        match drop_table(connection, &name, cancel).await {
+            Ok(()) => dropped.push(name),
+            Err(error) => tracing::warn!(
+                "backup `{name}` could not be dropped: {}",
+                crate::error_chain::error_chain(&error)
+            ),
+        }
     }
     Ok(dropped)
 }

@@ -56,6 +56,9 @@ pub struct TablePlan {
     /// Whether the catalog says `read_key` identifies a row (a primary key or unique index);
     /// a query's key may repeat.
     pub key_is_unique: bool,
+    /// Whether a key column may hold NULL: such a key cannot order a resume (`> last` skips
+    /// NULLs), so the copy commits once.
+    pub key_nullable: bool,
     pub outputs: Vec<Output>,
     pub target: String,
     /// The target table as pipewright creates it when it does not exist.
@@ -549,6 +552,12 @@ async fn plan_table(
     let key_is_unique = catalog
         .as_ref()
         .is_some_and(|schema| !key_names.is_empty() && is_unique(schema, &key_names));
+    let key_nullable = key_names.iter().any(|name| {
+        read_columns
+            .iter()
+            .find(|column| &column.name == name)
+            .is_some_and(|column| column.nullable)
+    });
     let read_key = key_names
         .iter()
         .filter_map(|name| read_columns.iter().position(|column| &column.name == name))
@@ -559,6 +568,7 @@ async fn plan_table(
         read_columns,
         read_key,
         key_is_unique,
+        key_nullable,
         outputs,
         target,
         definition: TableDefinition {

@@ -109,6 +109,11 @@ pub enum TransformError {
     )]
     CheckpointChanged { table: String },
 
+    #[error(
+        "a row of `{table}` has NULL in its key ({key}), which a resume after a checkpoint would skip"
+    )]
+    NullKey { table: String, key: String },
+
     #[error("`parallel` needs an integer key to split into ranges; `{table}` is ordered by {key}")]
     NoRangeKey { table: String, key: String },
 
@@ -169,6 +174,9 @@ impl TransformError {
             }
             Self::CheckpointChanged { .. } => {
                 "undo the change to the step to resume, or delete the checkpoint row in `pipewright_transform_checkpoints` (and the rows copied so far) to start over".to_owned()
+            }
+            Self::NullKey { .. } => {
+                "name key columns that are never NULL in `from.key` (batches are committed and resumed in key order)".to_owned()
             }
             Self::NoRangeKey { .. } => {
                 "remove `parallel`, or set `from.key` to an integer column".to_owned()

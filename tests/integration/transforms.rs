@@ -907,3 +907,50 @@ fn sqlite_partial_indexes_are_not_copied() {
     outcome.assert_code(0);
     assert_eq!(target.count("SELECT COUNT(*) FROM tickets"), 3);
 }
+
+same_database_test!(a_key_that_may_be_null_is_copied_in_one_commit, |database| {
+    numbers_table(database, "numbers", 100);
+    database.execute("CREATE TABLE bucketed (id BIGINT PRIMARY KEY, bucket INTEGER)");
+    database.execute(
+        "INSERT INTO bucketed SELECT id, CASE WHEN id % 10 = 0 THEN NULL ELSE id END FROM numbers",
+    );
+    let outcome = run(
+        database,
+        database,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"bucketed\", key = [\"bucket\"] }\nto = { connection = \"target\", table = \"landed\", mode = \"append\" }\nbatch_size = 7\n",
+        &["-v"],
+    );
+    outcome.assert_code(0);
+    assert!(outcome.stderr.contains("may be NULL"), "{}", outcome.stderr);
+    assert_eq!(database.count("SELECT COUNT(*) FROM landed"), 100);
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM landed WHERE bucket IS NULL"),
+        10
+    );
+});
+
+#[test]
+fn mysql_truncate_backups_keep_the_collation() {
+    let Some(database) = TestDatabase::create(Engine::MySql, "truncate_collation") else {
+        return;
+    };
+    database.execute("CREATE TABLE source_codes (code VARCHAR(8) PRIMARY KEY) COLLATE utf8mb4_bin; INSERT INTO source_codes VALUES ('a'), ('A'), ('b')");
+    database.execute("CREATE TABLE codes (code VARCHAR(8) PRIMARY KEY) COLLATE utf8mb4_bin; INSERT INTO codes VALUES ('x'), ('X')");
+    let outcome = run(
+        &database,
+        &database,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"source_codes\" }\nto = { connection = \"target\", table = \"codes\", mode = \"truncate\" }\n",
+        &[],
+    );
+    outcome.assert_code(0);
+    assert_eq!(database.count("SELECT COUNT(*) FROM codes"), 3);
+    let backup = table_report(&outcome)["backup"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        database.count(&format!("SELECT COUNT(*) FROM {backup}")),
+        2,
+        "`x` and `X` both kept"
+    );
+}
