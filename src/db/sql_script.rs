@@ -111,20 +111,63 @@ pub fn split_statements(script: &str, driver: Driver) -> Vec<String> {
 /// (drivers report a number for other statements too, and not the same number everywhere).
 pub fn modifies_rows(statement: &str) -> bool {
     const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT"];
-    let mut words = statement
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or(line))
-        .flat_map(|line| {
-            line.split(|character: char| !character.is_ascii_alphanumeric() && character != '_')
-        })
-        .filter(|word| !word.is_empty())
-        .map(str::to_ascii_uppercase);
-    match words.next().as_deref() {
-        Some(first) if WRITES.contains(&first) => true,
+    let code = code_words(statement);
+    // A write keyword followed by `(` is a function (`REPLACE(name, 'a', 'b')`).
+    let is_write = |(word, call): &(String, bool)| !call && WRITES.contains(&word.as_str());
+    let mut words = code.iter();
+    match words.next() {
+        Some(first) if is_write(first) => true,
         // `WITH ... INSERT/UPDATE/DELETE`: a data-modifying common table expression.
-        Some("WITH") => words.any(|word| WRITES.contains(&word.as_str())),
+        Some((first, _)) if first == "WITH" => words.any(is_write),
         _ => false,
     }
+}
+
+/// The words of a statement outside comments, string literals and quoted identifiers, in
+/// upper case, each with whether `(` follows it.
+fn code_words(statement: &str) -> Vec<(String, bool)> {
+    let bytes = statement.as_bytes();
+    let mut words = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'-' if bytes.get(index + 1) == Some(&b'-') => index = skip_line(bytes, index),
+            b'/' if bytes.get(index + 1) == Some(&b'*') => {
+                index = skip_block_comment(bytes, index);
+            }
+            quote @ (b'\'' | b'"' | b'`') => {
+                index += 1;
+                while index < bytes.len() {
+                    if bytes[index] == quote {
+                        // A doubled quote is one quote inside the literal.
+                        if bytes.get(index + 1) == Some(&quote) {
+                            index += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    index += 1;
+                }
+                index += 1;
+            }
+            byte if byte.is_ascii_alphanumeric() || byte == b'_' => {
+                let start = index;
+                while index < bytes.len()
+                    && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_')
+                {
+                    index += 1;
+                }
+                let word = statement[start..index].to_ascii_uppercase();
+                let mut next = index;
+                while next < bytes.len() && bytes[next].is_ascii_whitespace() {
+                    next += 1;
+                }
+                words.push((word, bytes.get(next) == Some(&b'(')));
+            }
+            _ => index += 1,
+        }
+    }
+    words
 }
 
 fn push_statement(statements: &mut Vec<String>, text: &str) {
@@ -308,6 +351,19 @@ mod tests {
             ("SELECT * FROM t", false),
             ("CREATE TABLE t (id int)", false),
             ("WITH x AS (SELECT 1) SELECT * FROM x", false),
+            ("/* header */ INSERT INTO t VALUES (1)", true),
+            (
+                "WITH x AS (SELECT 'delete me' AS note) SELECT * FROM x",
+                false,
+            ),
+            (
+                "WITH x AS (SELECT REPLACE(name, 'a', 'b') FROM t) SELECT * FROM x",
+                false,
+            ),
+            (
+                "WITH x AS (SELECT \"update\" FROM t) SELECT * FROM x",
+                false,
+            ),
         ] {
             assert_eq!(modifies_rows(statement), writes, "{statement}");
         }
