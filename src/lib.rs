@@ -22,4 +22,5 @@ pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod transform;
+pub mod validate;
 pub mod values;

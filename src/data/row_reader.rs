@@ -23,6 +23,7 @@ pub struct SourceQuery {
     relation: String,
     conditions: Vec<String>,
     order_by: Option<String>,
+    limit: Option<u64>,
     /// The canonical text of the key values the conditions' `?` compare with (a resume
     /// point).
     pub parameters: Vec<String>,
@@ -31,7 +32,7 @@ pub struct SourceQuery {
 /// The alias of the relation read from: key columns are qualified with it so that `WHERE`
 /// and `ORDER BY` always mean the stored column, never a select-list expression of the same
 /// name (PostgreSQL and MySQL resolve a bare name to the output column first).
-const SOURCE_ALIAS: &str = "pipewright_source";
+pub const SOURCE_ALIAS: &str = "pipewright_source";
 
 /// MySQL's spatial types: read as their well-known text.
 const MYSQL_SPATIAL: [&str; 8] = [
@@ -125,6 +126,7 @@ impl SourceQuery {
             relation,
             conditions: Vec::new(),
             order_by: None,
+            limit: None,
             parameters: Vec::new(),
         }
     }
@@ -145,6 +147,10 @@ impl SourceQuery {
         if let Some(order) = &self.order_by {
             sql.push_str(" ORDER BY ");
             sql.push_str(order);
+        }
+        if let Some(limit) = self.limit {
+            sql.push_str(" LIMIT ");
+            sql.push_str(itoa::Buffer::new().format(limit));
         }
         sql
     }
@@ -178,6 +184,28 @@ impl SourceQuery {
             self.parameters = values;
         }
         self.order_by = Some(names);
+        self
+    }
+
+    /// Restricts to the rows where `condition` holds: SQL written against the relation's
+    /// columns qualified with [`SOURCE_ALIAS`], without parameters.
+    #[must_use]
+    pub fn filtered(mut self, condition: String) -> Self {
+        self.conditions.push(condition);
+        self
+    }
+
+    /// At most `rows` rows.
+    #[must_use]
+    pub fn limited(mut self, rows: u64) -> Self {
+        self.limit = Some(rows);
+        self
+    }
+
+    /// Orders by `order` (SQL), for reading two relations in step.
+    #[must_use]
+    pub fn ordered_by(mut self, order: String) -> Self {
+        self.order_by = Some(order);
         self
     }
 
@@ -541,7 +569,9 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                     LogicalType::Json => parse_json(&text),
                     LogicalType::Uuid => uuid::Uuid::parse_str(&text)
                         .map_or_else(|_| invalid(&text, "not a UUID"), Value::Uuid),
-                    LogicalType::Decimal { .. } => Value::Decimal(text),
+                    // SQLite stores text in a decimal column as it is: a number is a decimal,
+                    // anything else stays text (below).
+                    LogicalType::Decimal { .. } if is_plain_number(&text) => Value::Decimal(text),
                     LogicalType::Bool => match text.to_ascii_lowercase().as_str() {
                         "true" | "t" | "1" => Value::Bool(true),
                         "false" | "f" | "0" => Value::Bool(false),
@@ -561,6 +591,15 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
 #[allow(clippy::cast_precision_loss)]
 fn integer_as_float(integer: i64) -> Value {
     Value::Float(integer as f64)
+}
+
+/// `-12.50`, `7`: digits, a sign, one point.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.trim().trim_start_matches(['-', '+']);
+    let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    !(integer.is_empty() && fraction.is_empty())
+        && integer.bytes().all(|byte| byte.is_ascii_digit())
+        && fraction.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 fn invalid(text: &str, reason: &'static str) -> Value {

@@ -204,6 +204,18 @@ impl DbConnection {
         }
     }
 
+    /// Asks the server to stop what this connection runs (PostgreSQL's cancel request, MySQL's
+    /// `KILL QUERY`, SQLite's interrupt), for work dropped mid-statement; the connection is
+    /// then closed on drop, not reused.
+    pub async fn interrupt(&mut self) {
+        match self {
+            Self::Sqlite { interrupted, .. } => interrupted.store(true, Ordering::Relaxed),
+            Self::Postgres { backend, pool, .. } => cancel_postgres(pool, *backend).await,
+            Self::MySql { id, pool, .. } => cancel_mysql(pool, *id).await,
+        }
+        self.close_on_drop();
+    }
+
     /// Closes the connection when it is dropped instead of returning it to the pool: whatever
     /// session state it holds (a lock, an open transaction) ends with it on the server.
     pub fn close_on_drop(&mut self) {

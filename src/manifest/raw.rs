@@ -322,29 +322,105 @@ pub struct RawColumnRule {
     pub on_lossy: Option<Spanned<String>>,
 }
 
-/// One data-quality check of a `validate` step.
+/// One data-quality check of a `validate` step (docs/validations.md has every kind).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct RawCheck {
     /// `row_count`, `not_null`, `unique`, `accepted_values`, `range`, `regex`, `freshness`,
     /// `relationship`, `sql`, `extension`, `schema` or `reconcile`.
     #[schemars(required)]
+    #[schemars(with = "Option<CheckKindName>")]
     pub kind: Option<Spanned<String>>,
+    /// A name for reports and alerts (default: the kind and its columns).
+    pub name: Option<Spanned<String>>,
     /// `error` stops downstream steps, `warn` records and continues (default `error`).
+    #[schemars(with = "Option<SeverityName>")]
     pub severity: Option<Spanned<String>>,
     /// The column a check applies to.
     pub column: Option<Spanned<String>>,
-    /// The columns a check applies to.
-    pub columns: Option<Vec<Spanned<String>>>,
-    /// Lower bound (`range`, `row_count`).
-    pub min: Option<Spanned<f64>>,
-    /// Upper bound (`range`, `row_count`).
-    pub max: Option<Spanned<f64>>,
+    /// The columns a check applies to (`not_null`, `unique`, `schema`; `reconcile`: the
+    /// columns compared).
+    pub columns: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Lower bound: rows (`row_count`), the column's smallest value (`range`), the query's
+    /// number (`sql`). A number, or a text such as a date.
+    pub min: Option<Spanned<serde_json::Value>>,
+    /// Upper bound, as `min`.
+    pub max: Option<Spanned<serde_json::Value>>,
+    /// `row_count`: exactly this many rows.
+    pub equals: Option<Spanned<u64>>,
+    /// `range`: whether `min` and `max` themselves are allowed (default `true`).
+    pub inclusive: Option<bool>,
     /// `accepted_values`: the allowed values.
-    pub values: Option<Vec<serde_json::Value>>,
-    /// `row_count`: the same number of rows as another table.
+    pub values: Option<Spanned<Vec<Spanned<serde_json::Value>>>>,
+    /// `regex`: the pattern every value matches (the database's dialect on PostgreSQL and
+    /// MySQL, Rust's on SQLite).
+    pub pattern: Option<Spanned<String>>,
+    /// `freshness`: how old the newest value may be (`6h`, `3d`).
+    pub max_age: Option<Spanned<HumanDuration>>,
+    /// `relationship`: the table and column holding every allowed value, on the same
+    /// connection.
+    pub references: Option<Spanned<RawReference>>,
+    /// `row_count`: the same number of rows as another table, on any connection.
     pub same_as: Option<Spanned<RawEndpoint>>,
-    /// `sql`: a custom assertion. Never interpolated.
+    /// `row_count` with `same_as`: rows the counts may differ by (default 0).
+    pub tolerance: Option<Spanned<u64>>,
+    /// `sql`: a query returning the failing rows, or one number checked against `min` and
+    /// `max`. Never interpolated.
     pub sql: Option<Spanned<String>>,
+    /// `extension`: the PostgreSQL extension that must be installed.
+    pub extension: Option<Spanned<String>>,
+    /// `extension`: its lowest accepted version (`2.22`).
+    pub min_version: Option<Spanned<String>>,
+    /// `schema`: the expected type kind of some columns: `integer`, `decimal`, `float`,
+    /// `text`, `boolean`, `date`, `time`, `timestamp`, `binary`, `json`, `uuid`.
+    pub types: Option<IndexMap<String, Spanned<String>>>,
+    /// `reconcile`: the other table, on any connection.
+    pub with: Option<Spanned<RawEndpoint>>,
+    /// `reconcile`: the columns that identify a row in both tables.
+    pub key: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Failing rows allowed before the check fails (default 0).
+    pub max_failing_rows: Option<Spanned<u64>>,
+    /// Failing rows allowed, as a share of the rows checked (`0.001`).
+    pub max_failing_ratio: Option<Spanned<f64>>,
+    /// Failing rows shown in the run report (default 5; 0 for none).
+    pub samples: Option<Spanned<u64>>,
+}
+
+/// `relationship`: where the allowed values are.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawReference {
+    /// A table on the same connection.
+    #[schemars(required)]
+    pub table: Option<Spanned<String>>,
+    /// Its column (default: the checked column's name).
+    pub column: Option<Spanned<String>>,
+}
+
+/// The kinds of check, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum CheckKindName {
+    RowCount,
+    NotNull,
+    Unique,
+    AcceptedValues,
+    Range,
+    Regex,
+    Freshness,
+    Relationship,
+    Sql,
+    Extension,
+    Schema,
+    Reconcile,
+}
+
+/// The severities of a check, for the schema.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SeverityName {
+    Error,
+    Warn,
 }
 
 /// What a `bench` step measures.

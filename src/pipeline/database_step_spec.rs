@@ -69,16 +69,6 @@ impl MigrateSpec {
     }
 }
 
-/// A `validate` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ValidateSpec {
-    pub connection: ConnectionName,
-    pub table: Option<String>,
-    pub query: Option<String>,
-    /// The kind of each check, in manifest order.
-    pub checks: Vec<String>,
-}
-
 /// A `bench` step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BenchSpec {

@@ -10,10 +10,11 @@ mod step_id;
 mod step_kind;
 mod step_spec;
 mod transform_spec;
+mod validate_spec;
 
 pub use command_spec::{CommandProgram, CommandSpec};
 pub use connection_spec::{ConnectionName, ConnectionSpec, ConnectionUrl};
-pub use database_step_spec::{BenchSpec, MigrateSpec, SqlSource, SqlSpec, ValidateSpec};
+pub use database_step_spec::{BenchSpec, MigrateSpec, SqlSource, SqlSpec};
 pub use driver::Driver;
 pub use pipeline::{LoggingSpec, MonitoringSpec, Pipeline};
 pub use step_id::StepId;
@@ -21,4 +22,7 @@ pub use step_kind::{COMMON_STEP_KEYS, StepKind, UnknownStepKind};
 pub use step_spec::{StepAction, StepSpec};
 pub use transform_spec::{
     ColumnRule, LossyPolicy, SourceSpec, SourceTables, TargetSpec, TransformMode, TransformSpec,
+};
+pub use validate_spec::{
+    Bound, CheckKind, CheckSpec, ExpectedColumn, OtherTable, Severity, ValidateSpec,
 };

@@ -83,7 +83,7 @@ impl StepKind {
     pub fn is_implemented(self) -> bool {
         matches!(
             self,
-            Self::Command | Self::Sql | Self::Migrate | Self::Transform
+            Self::Command | Self::Sql | Self::Migrate | Self::Transform | Self::Validate
         )
     }
 

@@ -154,6 +154,25 @@ impl Plan {
                             vec![format!("-- cannot read {}: {error}", sql.source.describe())]
                         }),
                 ),
+                // Each check and the statements it runs.
+                StepAction::Validate(validate) => {
+                    let driver = pipeline.connections[&validate.connection].driver;
+                    Some(
+                        validate
+                            .checks
+                            .iter()
+                            .map(|check| {
+                                format!(
+                                    "-- check {} ({})\n{}",
+                                    check.name,
+                                    check.severity,
+                                    crate::validate::check_statements(driver, validate, check)
+                                        .join(";\n")
+                                )
+                            })
+                            .collect(),
+                    )
+                }
                 _ => None,
             };
             steps.push(PlannedStep {

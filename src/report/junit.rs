@@ -5,26 +5,164 @@ use std::fmt::Write as _;
 use crate::report::RunRecord;
 use crate::run::StepStatus;
 
-/// Renders a run record as a `JUnit` XML document.
+/// How a test case ended.
+#[derive(Debug)]
+enum Verdict {
+    Passed,
+    Failed {
+        kind: &'static str,
+        message: String,
+        details: String,
+    },
+    Error {
+        message: String,
+    },
+    Skipped {
+        message: String,
+    },
+}
+
+/// One test case: a step, or a check of a `validate` step.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    classname: String,
+    seconds: String,
+    verdict: Verdict,
+    output: Vec<String>,
+}
+
+/// The cases of a step: one, or one per check of a `validate` step that ran.
+fn cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
+    if let Some(checks) = step
+        .details
+        .as_ref()
+        .and_then(|details| details.get("checks"))
+        .and_then(serde_json::Value::as_array)
+    {
+        return checks
+            .iter()
+            .map(|check| {
+                let text = |key: &str| {
+                    check
+                        .get(key)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let message = text("message");
+                let verdict = match text("status").as_str() {
+                    "passed" => Verdict::Passed,
+                    status => {
+                        let samples = check
+                            .get("samples")
+                            .and_then(serde_json::Value::as_array)
+                            .map(|samples| {
+                                samples
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            })
+                            .unwrap_or_default();
+                        Verdict::Failed {
+                            kind: if status == "warned" {
+                                "warned"
+                            } else {
+                                "failed"
+                            },
+                            details: if samples.is_empty() {
+                                message.clone()
+                            } else {
+                                format!("{message}\n\nfailing rows:\n{samples}")
+                            },
+                            message,
+                        }
+                    }
+                };
+                Case {
+                    name: text("name"),
+                    classname: format!("{pipeline}.validate.{}", step.id),
+                    seconds: format!(
+                        "{:.3}",
+                        check
+                            .get("duration_ms")
+                            .and_then(serde_json::Value::as_f64)
+                            .unwrap_or_default()
+                            / 1_000.0
+                    ),
+                    verdict,
+                    output: Vec::new(),
+                }
+            })
+            .collect();
+    }
+    let message = step.error.as_deref().unwrap_or_default();
+    let verdict = match step.status {
+        Some(StepStatus::Succeeded) => Verdict::Passed,
+        Some(status @ (StepStatus::Failed | StepStatus::TimedOut)) => {
+            let mut details = message.to_owned();
+            if !step.output_tail.is_empty() {
+                details.push_str("\n\nlast output:\n");
+                details.push_str(&step.output_tail.join("\n"));
+            }
+            Verdict::Failed {
+                kind: status.name(),
+                message: first_line(message).to_owned(),
+                details,
+            }
+        }
+        Some(StepStatus::Cancelled) | None => Verdict::Error {
+            message: if message.is_empty() {
+                "cancelled".to_owned()
+            } else {
+                first_line(message).to_owned()
+            },
+        },
+        Some(StepStatus::Skipped) => Verdict::Skipped {
+            message: step
+                .skip
+                .as_ref()
+                .map(crate::run::StepSkip::describe)
+                .unwrap_or_default(),
+        },
+    };
+    vec![Case {
+        name: step.id.to_string(),
+        classname: format!("{pipeline}.{}", step.kind),
+        seconds: seconds(step.duration),
+        verdict,
+        output: step.output_tail.clone(),
+    }]
+}
+
+/// Renders a run record as a `JUnit` XML document: one test case per step, and one per check
+/// of the `validate` steps that ran.
 pub fn render_junit(record: &RunRecord) -> String {
-    let tests = record.steps.len();
-    let failures = record
+    let name = escape(&record.pipeline);
+    let cases: Vec<Case> = record
         .steps
         .iter()
-        .filter(|step| step.status.is_some_and(StepStatus::is_failure))
-        .count();
-    let errors = record
-        .steps
+        .flat_map(|step| cases(&record.pipeline, step))
+        .collect();
+    let tests = cases.len();
+    let failures = cases
         .iter()
-        .filter(|step| matches!(step.status, Some(StepStatus::Cancelled) | None))
+        .filter(|case| matches!(case.verdict, Verdict::Failed { .. }))
         .count();
-    let skipped = record.count(StepStatus::Skipped);
+    let errors = cases
+        .iter()
+        .filter(|case| matches!(case.verdict, Verdict::Error { .. }))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|case| matches!(case.verdict, Verdict::Skipped { .. }))
+        .count();
     let time = seconds(record.duration);
     let timestamp = record
         .started_at
         .map(|at| at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_default();
-    let name = escape(&record.pipeline);
 
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -42,56 +180,39 @@ pub fn render_junit(record: &RunRecord) -> String {
             escape(&record.manifest)
         );
     }
-    for step in &record.steps {
+    for case in &cases {
         let _ = write!(
             xml,
-            "    <testcase name=\"{}\" classname=\"{name}.{}\" time=\"{}\"",
-            escape(step.id.as_str()),
-            step.kind,
-            seconds(step.duration)
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
+            escape(&case.name),
+            escape(&case.classname),
+            case.seconds
         );
-        let message = step.error.as_deref().unwrap_or_default();
-        let body = match step.status {
-            Some(StepStatus::Succeeded) => String::new(),
-            Some(status @ (StepStatus::Failed | StepStatus::TimedOut)) => {
-                // CI test tabs show the failure body: give it the last output too.
-                let mut details = message.to_owned();
-                if !step.output_tail.is_empty() {
-                    details.push_str("\n\nlast output:\n");
-                    details.push_str(&step.output_tail.join("\n"));
-                }
-                format!(
-                    "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
-                    escape(first_line(message)),
-                    status.name(),
-                    escape(&details)
-                )
-            }
-            Some(StepStatus::Cancelled) | None => format!(
+        let body = match &case.verdict {
+            Verdict::Passed => String::new(),
+            Verdict::Failed {
+                kind,
+                message,
+                details,
+            } => format!(
+                "      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n",
+                escape(first_line(message)),
+                escape(details)
+            ),
+            Verdict::Error { message } => format!(
                 "      <error message=\"{}\" type=\"cancelled\"/>\n",
-                escape(if message.is_empty() {
-                    "cancelled"
-                } else {
-                    first_line(message)
-                })
+                escape(message)
             ),
-            Some(StepStatus::Skipped) => format!(
-                "      <skipped message=\"{}\"/>\n",
-                escape(
-                    &step
-                        .skip
-                        .as_ref()
-                        .map(crate::run::StepSkip::describe)
-                        .unwrap_or_default()
-                )
-            ),
+            Verdict::Skipped { message } => {
+                format!("      <skipped message=\"{}\"/>\n", escape(message))
+            }
         };
-        let output = if step.output_tail.is_empty() {
+        let output = if case.output.is_empty() {
             String::new()
         } else {
             format!(
                 "      <system-out>{}</system-out>\n",
-                escape(&step.output_tail.join("\n"))
+                escape(&case.output.join("\n"))
             )
         };
         if body.is_empty() && output.is_empty() {

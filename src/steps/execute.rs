@@ -6,6 +6,7 @@ use std::pin::Pin;
 use crate::pipeline::{StepAction, StepSpec};
 use crate::steps::{
     StepContext, StepError, StepOutput, run_command, run_migrate, run_sql, run_transform,
+    run_validate,
 };
 
 /// A boxed step future, so executors can be trait objects.
@@ -34,8 +35,7 @@ pub async fn execute(step: &StepSpec, context: &StepContext) -> Result<StepOutpu
         StepAction::Sql(sql) => run_sql(sql, context).await,
         StepAction::Migrate(migrate) => run_migrate(migrate, context).await,
         StepAction::Transform(transform) => run_transform(transform, context).await,
-        StepAction::Validate(_) | StepAction::Bench(_) => {
-            Err(StepError::NotImplemented { kind: step.kind() })
-        }
+        StepAction::Validate(validate) => run_validate(validate, context).await,
+        StepAction::Bench(_) => Err(StepError::NotImplemented { kind: step.kind() }),
     }
 }

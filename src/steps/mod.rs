@@ -7,6 +7,7 @@ mod sql_step;
 mod step_context;
 mod step_error;
 mod transform_step;
+mod validate_step;
 
 pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
 pub use execute::{Engines, StepExecutor, StepFuture, execute};
@@ -15,3 +16,4 @@ pub use sql_step::run_sql;
 pub use step_context::{StepContext, StepOutput};
 pub use step_error::StepError;
 pub use transform_step::run_transform;
+pub use validate_step::run_validate;

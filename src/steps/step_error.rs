@@ -66,6 +66,18 @@ pub enum StepError {
         details: Option<serde_json::Value>,
     },
 
+    #[error("table `{table}` does not exist on `{connection}`")]
+    NoSuchTable { connection: String, table: String },
+
+    #[error("{failed} of {total} checks failed; first {first}")]
+    ChecksFailed {
+        failed: usize,
+        total: usize,
+        first: String,
+        details: Option<serde_json::Value>,
+        output_tail: Vec<String>,
+    },
+
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
 }
@@ -116,7 +128,7 @@ impl StepError {
     /// What the step did before it failed, when its kind reports it.
     pub fn details(&self) -> Option<serde_json::Value> {
         match self {
-            Self::Transform { details, .. } => details.clone(),
+            Self::Transform { details, .. } | Self::ChecksFailed { details, .. } => details.clone(),
             _ => None,
         }
     }
@@ -126,6 +138,7 @@ impl StepError {
         match self {
             Self::Exited { output_tail, .. }
             | Self::TimedOut { output_tail, .. }
+            | Self::ChecksFailed { output_tail, .. }
             | Self::Cancelled { output_tail } => output_tail,
             _ => &[],
         }

@@ -11,7 +11,7 @@ pub mod store_sink;
 mod store_target;
 
 pub use store::{LogRow, RunRow, Store, StoreError};
-pub use store_record::{CheckRecord, LogRecord, MetricRecord, StoreRecord};
+pub use store_record::{AlertRecord, CheckRecord, LogRecord, MetricRecord, StoreRecord};
 pub use store_reporter::StoreReporter;
 pub use store_schema::{LATEST_VERSION, SchemaError};
 pub use store_sink::{PendingWriter, StoreWriter, WriterStats};

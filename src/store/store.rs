@@ -109,8 +109,10 @@ impl Store {
 
     /// Writes records in one transaction: all of them or none.
     pub async fn write(&self, records: &[StoreRecord]) -> Result<(), DbError> {
-        let statements: Vec<(&str, Vec<SqlValue>)> =
-            records.iter().map(StoreRecord::statement).collect();
+        let statements: Vec<(&str, Vec<SqlValue>)> = records
+            .iter()
+            .map(|record| record.statement(self.database.driver()))
+            .collect();
         self.database
             .execute_in_transaction(statements)
             .await
@@ -274,7 +276,7 @@ impl Store {
         let statements: Vec<(String, Vec<SqlValue>)> = records
             .iter()
             .map(|record| {
-                let (sql, values) = record.statement();
+                let (sql, values) = record.statement(driver);
                 let sql = if record.is_keyed() {
                     match driver {
                         Driver::Sqlite => sql.replacen("INSERT INTO", "INSERT OR IGNORE INTO", 1),

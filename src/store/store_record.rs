@@ -34,6 +34,12 @@ pub enum StoreRecord {
     },
     Metric(MetricRecord),
     Check(CheckRecord),
+    /// A failure raised as an alert, unless an alert of the same key is still unresolved.
+    Alert(AlertRecord),
+    /// The condition of an alert is over: its unresolved alerts are resolved.
+    ResolveAlert {
+        alert_key: String,
+    },
     RunFinished {
         run_id: String,
         status: String,
@@ -92,6 +98,20 @@ pub struct CheckRecord {
     pub step_id: Option<String>,
 }
 
+/// A row of `alerts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub timestamp: DateTime<Utc>,
+    /// What raised it: the same check of the same step keeps one key.
+    pub alert_key: String,
+    pub alert_type: String,
+    pub severity: String,
+    pub source: String,
+    pub message: String,
+    pub run_id: Option<String>,
+    pub step_id: Option<String>,
+}
+
 /// Cuts `text` to `limit` characters so that a long value never fails an insert into a
 /// `VARCHAR(limit)` column (MySQL in strict mode refuses it).
 fn fit(text: Option<&str>, limit: usize) -> SqlValue {
@@ -105,9 +125,34 @@ impl StoreRecord {
         matches!(self, Self::RunStarted { .. } | Self::StepFinished { .. })
     }
 
-    /// The statement (with `?` placeholders) and values that store the record.
-    pub fn statement(&self) -> (&'static str, Vec<SqlValue>) {
+    /// The statement (with `?` placeholders) and values that store the record in a
+    /// `driver` database.
+    pub fn statement(&self, driver: crate::pipeline::Driver) -> (&'static str, Vec<SqlValue>) {
         match self {
+            Self::Alert(alert) => (
+                // One unresolved alert per key: a check that keeps failing does not raise one
+                // per run. MySQL needs `FROM DUAL` to filter a row of constants.
+                if driver == crate::pipeline::Driver::MySql {
+                    "INSERT INTO alerts (timestamp, alert_type, severity, source, message, resolved, run_id, step_id, alert_key) SELECT ?, ?, ?, ?, ?, FALSE, ?, ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE alert_key = ? AND resolved = FALSE)"
+                } else {
+                    "INSERT INTO alerts (timestamp, alert_type, severity, source, message, resolved, run_id, step_id, alert_key) SELECT ?, ?, ?, ?, ?, FALSE, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE alert_key = ? AND resolved = FALSE)"
+                },
+                vec![
+                    alert.timestamp.naive_utc().into(),
+                    fit(Some(&alert.alert_type), 50),
+                    fit(Some(&alert.severity), 20),
+                    fit(Some(&alert.source), 100),
+                    alert.message.clone().into(),
+                    fit(alert.run_id.as_deref(), 36),
+                    fit(alert.step_id.as_deref(), 255),
+                    fit(Some(&alert.alert_key), 64),
+                    fit(Some(&alert.alert_key), 64),
+                ],
+            ),
+            Self::ResolveAlert { alert_key } => (
+                "UPDATE alerts SET resolved = TRUE WHERE alert_key = ? AND resolved = FALSE",
+                vec![fit(Some(alert_key), 64)],
+            ),
             Self::Log(log) => (
                 "INSERT INTO logs (timestamp, level, module, function, message, exception, metadata, run_id, step_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 vec![
@@ -243,7 +288,7 @@ mod tests {
         let line = serde_json::to_string(&record).unwrap();
         assert!(line.starts_with("{\"record\":\"log\""));
         assert_eq!(serde_json::from_str::<StoreRecord>(&line).unwrap(), record);
-        let (sql, values) = record.statement();
+        let (sql, values) = record.statement(crate::pipeline::Driver::Sqlite);
         assert_eq!(sql.matches('?').count(), values.len());
         assert_eq!(values[2], SqlValue::Text(Some("m".repeat(100))));
     }

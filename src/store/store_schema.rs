@@ -42,10 +42,17 @@ const VERSIONS: &[SchemaVersion] = &[
         postgres: include_str!("../../migrations/store/postgres/0004_check_details.sql"),
         mysql: include_str!("../../migrations/store/mysql/0004_check_details.sql"),
     },
+    SchemaVersion {
+        version: 5,
+        description: "alert keys",
+        sqlite: include_str!("../../migrations/store/sqlite/0005_alert_keys.sql"),
+        postgres: include_str!("../../migrations/store/postgres/0005_alert_keys.sql"),
+        mysql: include_str!("../../migrations/store/mysql/0005_alert_keys.sql"),
+    },
 ];
 
 /// The newest schema version this pipewright knows.
-pub const LATEST_VERSION: i64 = 4;
+pub const LATEST_VERSION: i64 = 5;
 
 /// Columns pipewright adds to monitoring tables created by others (SEED.md's own DDL has no
 /// run or step), so an existing monitoring database can be adopted as it is.
@@ -61,7 +68,10 @@ const ADOPTED_COLUMNS: &[(&str, &str, &str)] = &[
 ];
 
 /// Columns later schema versions add, by version.
-const ADDED_COLUMNS: &[(i64, &str, &str, &str)] = &[(4, "data_quality_checks", "details", "TEXT")];
+const ADDED_COLUMNS: &[(i64, &str, &str, &str)] = &[
+    (4, "data_quality_checks", "details", "TEXT"),
+    (5, "alerts", "alert_key", "VARCHAR(64)"),
+];
 
 /// Why the store's schema could not be brought up to date.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,7 @@ mod target_lock;
 mod transform_error;
 
 pub use checkpoint::CHECKPOINT_TABLE;
+pub(crate) use coerce::shorten;
 pub use coerce::{Lossy, coerce};
 pub use copy_table::{CopyContext, TableReport, copy_table};
 pub use restore::{RestoreError, Restored, restore_backup};

@@ -202,6 +202,41 @@ pub(crate) async fn attach_primary_key(
         .map(|_| ())
 }
 
+/// The columns of `table` a statement may write: all but the generated ones.
+pub(crate) async fn insertable_columns(
+    connection: &mut DbConnection,
+    table: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String,)> = match connection.driver() {
+        Driver::Postgres => {
+            connection
+                .fetch_all(
+                    "SELECT CAST(attname AS TEXT) FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                    vec![quote_identifier(Driver::Postgres, table).into()],
+                )
+                .await?
+        }
+        Driver::MySql => {
+            let (schema, name) = split_name(table);
+            connection
+                .fetch_all(
+                    "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND extra NOT LIKE '%GENERATED%' ORDER BY ordinal_position",
+                    vec![crate::db::SqlValue::Text(schema.map(str::to_owned)), name.into()],
+                )
+                .await?
+        }
+        Driver::Sqlite => {
+            connection
+                .fetch_all(
+                    "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid",
+                    vec![table.into()],
+                )
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
 /// Runs `statements` in one transaction; on failure it is rolled back and the error returned.
 pub(crate) async fn in_transaction(
     connection: &mut DbConnection,
@@ -430,7 +465,14 @@ pub(crate) async fn copy_rows_over(
 ) -> Result<(), DbError> {
     let driver = connection.driver();
     let quote = |name: &str| quote_identifier(driver, name);
-    let list = column_list(driver, columns);
+    // Generated columns compute themselves: they are never written.
+    let insertable = insertable_columns(connection, target).await?;
+    let written: Vec<String> = columns
+        .iter()
+        .filter(|column| insertable.contains(column))
+        .cloned()
+        .collect();
+    let list = column_list(driver, &written);
     let mut statements = Vec::new();
     if let Some(backup) = backup {
         // The backup has the table's columns, types, NOT NULLs and primary key (on MySQL its
@@ -468,8 +510,9 @@ pub(crate) async fn copy_rows_over(
             let create = create_table_sql(driver, backup, &definition, true);
             statements.push(create);
         }
+        let every = column_list(driver, &insertable);
         statements.push(format!(
-            "INSERT INTO {} SELECT * FROM {}",
+            "INSERT INTO {} ({every}) SELECT {every} FROM {}",
             quote(backup),
             quote(target)
         ));

@@ -332,7 +332,7 @@ fn selection_runs_only_the_selected_steps() {
 fn unimplemented_kinds_stop_the_run_before_anything_runs() {
     let outcome = Pipewright::new()
         .manifest(&format!(
-            "{}{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.q]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"a\"\nchecks = [{{ kind = \"row_count\", min = 1 }}]\n",
+            "{}{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.q]\nkind = \"bench\"\nconnection = \"db\"\nworkload = {{ kind = \"connect\" }}\n",
             header("pending", 1),
             command_step("first", "touch first.ran", "")
         ))
@@ -343,7 +343,7 @@ fn unimplemented_kinds_stop_the_run_before_anything_runs() {
     assert!(
         outcome
             .stderr
-            .contains("cannot run these steps yet: `q` (validate)"),
+            .contains("cannot run these steps yet: `q` (bench)"),
         "{}",
         outcome.stderr
     );

@@ -2,33 +2,18 @@
 
 use super::analyzer::{Analyzer, PathKind};
 use crate::manifest::manifest_error::source_span;
-use crate::manifest::raw::{RawCheck, RawEndpoint, RawStep, RawWorkload};
+use crate::manifest::raw::{RawStep, RawWorkload};
 use crate::manifest::suggestion::help_for_unknown;
 use crate::manifest::{ManifestError, Span, Spanned};
 use crate::pipeline::{
     BenchSpec, CommandProgram, CommandSpec, ConnectionName, MigrateSpec, SqlSource, SqlSpec,
-    StepAction, StepKind, ValidateSpec,
+    StepAction, StepKind,
 };
 
 /// The default history table of a `migrate` step.
 pub const DEFAULT_HISTORY_TABLE: &str = "pipewright_migrations";
-const CHECK_KINDS: [&str; 12] = [
-    "row_count",
-    "not_null",
-    "unique",
-    "accepted_values",
-    "range",
-    "regex",
-    "freshness",
-    "relationship",
-    "sql",
-    "extension",
-    "schema",
-    "reconcile",
-];
 const WORKLOAD_KINDS: [&str; 3] = ["connect", "insert", "query"];
 const INSERT_METHODS: [&str; 4] = ["row", "transaction", "batch", "bulk"];
-const SEVERITIES: [&str; 2] = ["error", "warn"];
 
 impl Analyzer<'_> {
     pub(super) fn action(
@@ -273,94 +258,6 @@ impl Analyzer<'_> {
                 |timeout| timeout.get().get(),
             ),
         })
-    }
-
-    /// A table or query on a connection: the other side of a comparison.
-    fn endpoint(&mut self, path: &str, raw: &Spanned<RawEndpoint>) {
-        let inner = raw.get();
-        self.required_connection(path, &raw.span(), inner.connection.as_ref());
-        self.one_of(
-            path,
-            &raw.span(),
-            ("table", inner.table.as_ref()),
-            ("query", inner.query.as_ref()),
-        );
-    }
-
-    fn validate(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<ValidateSpec> {
-        let connection = self.required_connection(path, id_span, raw.connection.as_ref());
-        let target = self.one_of(
-            path,
-            id_span,
-            ("table", raw.table.as_ref()),
-            ("query", raw.query.as_ref()),
-        );
-        let mut checks = Vec::new();
-        match &raw.checks {
-            Some(list) if list.get().is_empty() => {
-                self.invalid(
-                    list.span(),
-                    &format!("{path}.checks"),
-                    "the list is empty",
-                    None,
-                );
-            }
-            Some(list) => {
-                for (index, check) in list.get().iter().enumerate() {
-                    let check_path = format!("{path}.checks[{index}]");
-                    if let Some(kind) = self.check(&check_path, check) {
-                        checks.push(kind);
-                    }
-                }
-            }
-            None => self.missing(
-                "checks",
-                path,
-                id_span.clone(),
-                Some("for example `checks = [{ kind = \"not_null\", columns = [\"id\"] }]`"),
-            ),
-        }
-        let (is_table, target) = target?;
-        Some(ValidateSpec {
-            connection: connection?,
-            table: is_table.then(|| target.get().clone()),
-            query: (!is_table).then(|| target.get().clone()),
-            checks,
-        })
-    }
-
-    /// One check of a `validate` step: its kind, severity and the other table it compares with.
-    fn check(&mut self, path: &str, check: &Spanned<RawCheck>) -> Option<String> {
-        let inner = check.get();
-        if let Some(severity) = &inner.severity
-            && !SEVERITIES.contains(&severity.as_str())
-        {
-            self.errors.push(ManifestError::InvalidValue {
-                key: format!("{path}.severity"),
-                message: format!("unknown severity `{}`", severity.as_str()),
-                span: source_span(&severity.span()),
-                help: help_for_unknown(severity.as_str(), SEVERITIES),
-            });
-        }
-        if let Some(other) = &inner.same_as {
-            self.endpoint(&format!("{path}.same_as"), other);
-        }
-        match &inner.kind {
-            Some(kind) if CHECK_KINDS.contains(&kind.as_str()) => Some(kind.get().clone()),
-            Some(kind) => {
-                self.errors.push(ManifestError::InvalidValue {
-                    key: format!("{path}.kind"),
-                    message: format!("unknown check kind `{}`", kind.as_str()),
-                    span: source_span(&kind.span()),
-                    help: help_for_unknown(kind.as_str(), CHECK_KINDS),
-                });
-                None
-            }
-            None => {
-                self.missing("kind", path, check.span(), None);
-                None
-            }
-        }
     }
 
     fn bench(&mut self, path: &str, id_span: &Span, raw: &RawStep) -> Option<BenchSpec> {

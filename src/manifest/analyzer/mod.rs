@@ -5,6 +5,7 @@ mod actions;
 mod analyzer;
 mod steps;
 mod transform;
+mod validate;
 
 pub use actions::DEFAULT_HISTORY_TABLE;
 pub use analyzer::analyze;
