@@ -16,3 +16,4 @@ mod servers;
 mod sql_steps;
 mod store;
 mod transforms;
+mod validations;

@@ -1,0 +1,438 @@
+//! The `validate` step on SQLite, PostgreSQL and MariaDB: every check kind passing and
+//! failing, with NULLs and unicode; thresholds and severities; the store's rows and alerts;
+//! reconciliation between every pair of engines.
+
+use crate::common::{Outcome, Pipewright, header};
+use crate::servers::{Engine, TestDatabase, engine_test};
+
+/// The daily bars with a reference table and an identical copy, in `engine`'s SQL.
+fn bars(database: &TestDatabase) {
+    let (timestamp, now) = match database.engine {
+        Engine::Postgres => ("TIMESTAMP", "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)"),
+        Engine::MySql => ("DATETIME(6)", "UTC_TIMESTAMP(6)"),
+        Engine::Sqlite => ("TIMESTAMP", "datetime('now')"),
+    };
+    database.execute(&format!(
+        "CREATE TABLE bars (id BIGINT PRIMARY KEY, symbol VARCHAR(16), trade_date DATE, close DECIMAL(12, 4), status VARCHAR(10), note VARCHAR(50), loaded_at {timestamp})"
+    ));
+    database.execute(&format!(
+        "INSERT INTO bars VALUES (1, '600519', '2025-01-02', 1488.0, 'open', 'Kweichow 茅台', {now}), (2, '000001', '2025-01-02', 11.43, 'closed', NULL, {now}), (3, '300750', '2025-01-03', 258.66, 'open', '🙂', {now})"
+    ));
+    database.execute("CREATE TABLE symbols (symbol VARCHAR(16) PRIMARY KEY)");
+    database.execute("INSERT INTO symbols VALUES ('600519'), ('000001'), ('300750')");
+    database.execute(&format!(
+        "CREATE TABLE bars_copy (id BIGINT PRIMARY KEY, symbol VARCHAR(16), trade_date DATE, close DECIMAL(12, 4), status VARCHAR(10), note VARCHAR(50), loaded_at {timestamp})"
+    ));
+    database.execute("INSERT INTO bars_copy SELECT * FROM bars");
+}
+
+const CHECKS: &str = r#"
+[steps.check_bars]
+kind = "validate"
+connection = "db"
+table = "bars"
+checks = [
+  { kind = "row_count", equals = 3 },
+  { kind = "row_count", same_as = { connection = "db", table = "symbols" } },
+  { kind = "not_null", columns = ["symbol", "trade_date"] },
+  { kind = "unique", columns = ["symbol", "trade_date"] },
+  { kind = "accepted_values", column = "status", values = ["open", "closed"] },
+  { kind = "range", column = "close", min = 0, max = 10000 },
+  { kind = "regex", column = "symbol", pattern = "^[0-9]{6}$" },
+  { kind = "freshness", column = "loaded_at", max_age = "1h" },
+  { kind = "relationship", column = "symbol", references = { table = "symbols" } },
+  { kind = "sql", name = "no negative close", sql = "SELECT * FROM bars WHERE close < 0" },
+  { kind = "sql", name = "highest close", sql = "SELECT MAX(close) FROM bars", max = 2000 },
+  { kind = "schema", columns = ["id", "note"], types = { close = "decimal", trade_date = "date", symbol = "text" } },
+  { kind = "reconcile", with = { connection = "db", table = "bars_copy" }, key = ["id"] },
+]
+"#;
+
+fn run(database: &TestDatabase, steps: &str) -> Outcome {
+    Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\n{steps}",
+            header("validations", 1),
+            database.url
+        ))
+        .args([
+            "run",
+            "pipeline.toml",
+            "--report",
+            "report.json",
+            "--junit",
+            "junit.xml",
+        ])
+        .run()
+}
+
+/// The outcome of each check, by name: (status, failing rows).
+fn statuses(outcome: &Outcome) -> Vec<(String, String, Option<u64>)> {
+    outcome.report()["steps"][0]["details"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| {
+            (
+                check["name"].as_str().unwrap().to_owned(),
+                check["status"].as_str().unwrap().to_owned(),
+                check["failing_rows"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+fn status_of<'a>(
+    statuses: &'a [(String, String, Option<u64>)],
+    name: &str,
+) -> (&'a str, Option<u64>) {
+    let (_, status, failing) = statuses
+        .iter()
+        .find(|(check, _, _)| check == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {statuses:?}"));
+    (status.as_str(), *failing)
+}
+
+engine_test!(
+    every_check_passes_on_good_data_and_fails_on_bad,
+    |database| {
+        bars(database);
+        let good = run(database, CHECKS);
+        good.assert_code(0);
+        let passed = statuses(&good);
+        assert_eq!(passed.len(), 13);
+        assert!(
+            passed.iter().all(|(_, status, _)| status == "passed"),
+            "{passed:?}"
+        );
+        let junit = good.read("junit.xml");
+        assert!(junit.contains("tests=\"13\" failures=\"0\""), "{junit}");
+        assert!(
+        junit.contains("<testcase name=\"not_null(symbol, trade_date)\" classname=\"validations.validate.check_bars\""),
+        "{junit}"
+    );
+
+        // A NULL symbol, a duplicate key, a status, a negative close, a symbol that is neither six
+        // digits nor known.
+        database.execute("INSERT INTO bars (id, symbol, trade_date, close, status) VALUES (4, NULL, '2025-01-02', -5, 'weird'), (5, '000001', '2025-01-02', 12, 'open'), (6, 'ABC', '2025-01-04', 1, 'open')");
+        let bad = run(database, CHECKS);
+        bad.assert_code(1);
+        let failed = statuses(&bad);
+        assert_eq!(status_of(&failed, "row_count"), ("failed", None));
+        assert_eq!(
+            status_of(&failed, "row_count(same as db.symbols)").0,
+            "failed"
+        );
+        assert_eq!(
+            status_of(&failed, "not_null(symbol, trade_date)"),
+            ("failed", Some(1))
+        );
+        assert_eq!(
+            status_of(&failed, "unique(symbol, trade_date)"),
+            ("failed", Some(2)),
+            "rows 2 and 5 share a key; the NULL symbol is not a duplicate"
+        );
+        assert_eq!(
+            status_of(&failed, "accepted_values(status)"),
+            ("failed", Some(1))
+        );
+        assert_eq!(status_of(&failed, "range(close)"), ("failed", Some(1)));
+        assert_eq!(status_of(&failed, "regex(symbol)"), ("failed", Some(1)));
+        assert_eq!(status_of(&failed, "freshness(loaded_at)").0, "passed");
+        assert_eq!(
+            status_of(&failed, "relationship(symbol)"),
+            ("failed", Some(1))
+        );
+        assert_eq!(status_of(&failed, "no negative close"), ("failed", Some(1)));
+        assert_eq!(status_of(&failed, "highest close").0, "passed");
+        assert_eq!(status_of(&failed, "schema").0, "passed");
+        assert_eq!(
+            status_of(&failed, "reconcile(with db.bars_copy)"),
+            ("failed", Some(3))
+        );
+        let report = bad.report();
+        let checks = report["steps"][0]["details"]["checks"].as_array().unwrap();
+        let not_null = checks
+            .iter()
+            .find(|check| check["name"] == "not_null(symbol, trade_date)")
+            .unwrap();
+        assert_eq!(
+            not_null["samples"][0]["id"], "4",
+            "the failing row is shown"
+        );
+        assert_eq!(not_null["samples"][0]["symbol"], serde_json::Value::Null);
+        assert!(
+            bad.stderr.contains(
+                "failed not_null(symbol, trade_date): 1 of 6 rows have NULL in (symbol, trade_date)"
+            ),
+            "{}",
+            bad.stderr
+        );
+    }
+);
+
+engine_test!(warnings_and_thresholds_let_the_run_go_on, |database| {
+    bars(database);
+    database.execute("INSERT INTO bars (id, symbol) VALUES (7, NULL)");
+    let outcome = run(
+        database,
+        r#"
+[steps.check_bars]
+kind = "validate"
+connection = "db"
+table = "bars"
+checks = [
+  { kind = "not_null", columns = ["symbol"], severity = "warn" },
+  { kind = "not_null", name = "one NULL allowed", columns = ["symbol"], max_failing_rows = 1 },
+  { kind = "not_null", name = "a quarter allowed", columns = ["trade_date"], max_failing_ratio = 0.25 },
+]
+
+[steps.after]
+kind = "command"
+run = ["true"]
+after = ["check_bars"]
+"#,
+    );
+    outcome.assert_code(0);
+    let found = statuses(&outcome);
+    assert_eq!(status_of(&found, "not_null(symbol)"), ("warned", Some(1)));
+    assert_eq!(status_of(&found, "one NULL allowed"), ("passed", Some(1)));
+    assert_eq!(status_of(&found, "a quarter allowed"), ("passed", Some(1)));
+    assert_eq!(outcome.report()["steps"][1]["status"], "succeeded");
+});
+
+engine_test!(failures_raise_one_alert_until_they_pass_again, |database| {
+    bars(database);
+    let steps = r#"
+[steps.check_bars]
+kind = "validate"
+connection = "db"
+table = "bars"
+checks = [{ kind = "range", column = "close", max = 1000, severity = "warn" }]
+"#;
+    let project = Pipewright::new().manifest(&format!(
+        "{}\n[connections.db]\nurl = \"{}\"\n{steps}",
+        header("alerts", 1),
+        database.url
+    ));
+    project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    let store = TestDatabase::sqlite_file(&project.path().join(".pipewright/monitoring.db"));
+    assert_eq!(
+        store.count("SELECT COUNT(*) FROM data_quality_checks WHERE check_type = 'range' AND status = 'warned'"),
+        2,
+        "every run records its check"
+    );
+    assert_eq!(
+        store.count("SELECT COUNT(*) FROM alerts WHERE resolved = FALSE"),
+        1,
+        "one alert while the check keeps failing"
+    );
+    let message = store.strings("SELECT message FROM alerts")[0]
+        .clone()
+        .unwrap();
+    assert!(
+        message.contains("range(close)") && message.contains("1 of 3 rows"),
+        "{message}"
+    );
+    database.execute("UPDATE bars SET close = 999 WHERE close > 1000");
+    project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    assert_eq!(
+        store.count("SELECT COUNT(*) FROM alerts WHERE resolved = FALSE"),
+        0
+    );
+    assert_eq!(
+        store.count("SELECT COUNT(*) FROM alerts WHERE resolved = TRUE"),
+        1
+    );
+});
+
+engine_test!(plan_shows_each_check_and_its_sql, |database| {
+    let outcome = Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\n{CHECKS}",
+            header("validations", 1),
+            database.url
+        ))
+        .args(["plan", "pipeline.toml"])
+        .run();
+    outcome.assert_code(0);
+    assert!(
+        outcome
+            .stdout
+            .contains("-- check not_null(symbol, trade_date) (error)"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(outcome.stdout.contains("IS NULL OR"), "{}", outcome.stdout);
+});
+
+#[test]
+fn extensions_are_checked_on_postgres_and_refused_elsewhere() {
+    let Some(database) = TestDatabase::create(Engine::Postgres, "extension") else {
+        return;
+    };
+    database.execute("CREATE TABLE t (id INTEGER)");
+    let outcome = run(
+        &database,
+        r#"
+[steps.check]
+kind = "validate"
+connection = "db"
+table = "t"
+checks = [
+  { kind = "extension", extension = "plpgsql", min_version = "1.0" },
+  { kind = "extension", name = "too new", extension = "plpgsql", min_version = "99", severity = "warn" },
+  { kind = "extension", name = "absent", extension = "timescaledb", severity = "warn" },
+]
+"#,
+    );
+    outcome.assert_code(0);
+    let found = statuses(&outcome);
+    assert_eq!(status_of(&found, "extension(plpgsql)").0, "passed");
+    assert_eq!(status_of(&found, "too new").0, "warned");
+    assert_eq!(status_of(&found, "absent").0, "warned");
+
+    let sqlite = TestDatabase::create(Engine::Sqlite, "extension").unwrap();
+    let refused = Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"t\"\nchecks = [{{ kind = \"extension\", extension = \"timescaledb\" }}]\n",
+            header("extension", 1),
+            sqlite.url
+        ))
+        .args(["check", "pipeline.toml"])
+        .run();
+    refused.assert_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("an `extension` check does not apply to sqlite"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn keys_of_another_kind_are_refused_with_the_keys_that_apply() {
+    let outcome = Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"t\"\nchecks = [{{ kind = \"not_null\", columns = [\"a\"], pattern = \"x\" }}]\n",
+            header("keys", 1)
+        ))
+        .args(["check", "pipeline.toml"])
+        .run();
+    outcome.assert_code(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("`pattern` does not apply to a `not_null` check"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("a `not_null` check takes `columns`"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// The same bars on two engines, written the way each writes them.
+fn reconcile_pair(source: &TestDatabase, other: &TestDatabase) -> Outcome {
+    for database in [source, other] {
+        let (price, stamp) = match database.engine {
+            Engine::Postgres => ("DOUBLE PRECISION", "TIMESTAMP(3)"),
+            Engine::MySql => ("DECIMAL(12, 4)", "DATETIME(6)"),
+            Engine::Sqlite => ("REAL", "TIMESTAMP"),
+        };
+        database.execute(&format!(
+            "CREATE TABLE bars (symbol VARCHAR(16), trade_date DATE, close {price}, note VARCHAR(40), seen {stamp}, PRIMARY KEY (symbol, trade_date))"
+        ));
+        database.execute("INSERT INTO bars VALUES ('000001', '2025-01-02', 11.43, 'é', '2025-01-02 03:04:05.120'), ('600519', '2025-01-02', 1488, NULL, '2025-01-02 03:04:05'), ('Zed', '2025-01-02', 0.5, '🙂', NULL), ('abc', '2025-01-03', 2, '', '2025-01-03 00:00:00')");
+    }
+    Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\n\n[connections.other]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"bars\"\nchecks = [{{ kind = \"reconcile\", with = {{ connection = \"other\", table = \"bars\" }}, key = [\"symbol\", \"trade_date\"] }}]\n",
+            header("reconcile", 1),
+            source.url,
+            other.url
+        ))
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run()
+}
+
+fn reconcile_between(from: Engine, to: Engine) {
+    let Some(source) = TestDatabase::create(from, "reconcile_source") else {
+        return;
+    };
+    let Some(other) = TestDatabase::create(to, "reconcile_other") else {
+        return;
+    };
+    let same = reconcile_pair(&source, &other);
+    same.assert_code(0);
+    // One changed value, one missing row, one extra row.
+    other.execute("UPDATE bars SET close = 11.44 WHERE symbol = '000001'");
+    other.execute("DELETE FROM bars WHERE symbol = 'Zed'");
+    other.execute("INSERT INTO bars VALUES ('new', '2025-01-05', 1, NULL, NULL)");
+    let project = Pipewright::new().manifest(&format!(
+        "{}\n[connections.db]\nurl = \"{}\"\n\n[connections.other]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"bars\"\nchecks = [{{ kind = \"reconcile\", with = {{ connection = \"other\", table = \"bars\" }}, key = [\"symbol\", \"trade_date\"] }}]\n",
+        header("reconcile", 1),
+        source.url,
+        other.url
+    ));
+    let differ = project.run_with(&["run", "pipeline.toml", "--report", "report.json"]);
+    differ.assert_code(1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.path().join("report.json")).unwrap())
+            .unwrap();
+    let check = &report["steps"][0]["details"]["checks"][0];
+    assert_eq!(
+        check["differences"],
+        serde_json::json!({ "only_here": 1, "only_there": 1, "changed": 1 }),
+        "{check}"
+    );
+    let changed = check["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sample| sample["difference"] == "changed")
+        .unwrap();
+    assert_eq!(changed["symbol"], "000001");
+    assert_eq!(changed["columns"]["close"]["here"], "11.43");
+    assert_eq!(changed["columns"]["close"]["there"], "11.44");
+    assert!(
+        changed["columns"].get("seen").is_none(),
+        "the same time written with other precisions is equal: {changed}"
+    );
+}
+
+#[test]
+fn reconcile_postgres_with_mysql() {
+    reconcile_between(Engine::Postgres, Engine::MySql);
+}
+
+#[test]
+fn reconcile_mysql_with_sqlite() {
+    reconcile_between(Engine::MySql, Engine::Sqlite);
+}
+
+#[test]
+fn reconcile_sqlite_with_postgres() {
+    reconcile_between(Engine::Sqlite, Engine::Postgres);
+}
+
+#[test]
+fn reconcile_mysql_with_postgres() {
+    reconcile_between(Engine::MySql, Engine::Postgres);
+}
+
+#[test]
+fn reconcile_sqlite_with_mysql() {
+    reconcile_between(Engine::Sqlite, Engine::MySql);
+}
+
+#[test]
+fn reconcile_postgres_with_sqlite() {
+    reconcile_between(Engine::Postgres, Engine::Sqlite);
+}
