@@ -15,6 +15,7 @@ pub use copy_checksum::checksum_postgres_table;
 pub use logical_type::LogicalType;
 pub use row_reader::{
     ReadError, SOURCE_ALIAS, SourceQuery, checksum_query, checksum_table, read_batches,
+    spawn_reader,
 };
 pub use table_checksum::{TableChecksum, row_hash};
 pub use value::{Row, Value, canonical_decimal, canonical_float};

@@ -320,6 +320,33 @@ pub async fn checksum_table(
     checksum_query(connection, &query, cancel).await.map(Some)
 }
 
+/// Starts reading `query` on a connection of its own, in a task of its own, into a channel
+/// of `channel` batches: the reader works on another thread than whoever consumes the rows.
+pub fn spawn_reader(
+    database: &crate::db::Database,
+    query: SourceQuery,
+    batch_size: usize,
+    channel: usize,
+    cancel: &CancellationToken,
+) -> (
+    mpsc::Receiver<Vec<Row>>,
+    tokio::task::JoinHandle<Result<u64, ReadError>>,
+) {
+    let (sender, receiver) = mpsc::channel(channel);
+    let database = database.clone();
+    let cancel = cancel.clone();
+    let handle = tokio::spawn(async move {
+        let mut connection = database.acquire().await?;
+        let result = read_batches(&mut connection, &query, batch_size, &sender, &cancel).await;
+        if result.is_err() {
+            // A result set read halfway must not go back to the pool.
+            connection.close_on_drop();
+        }
+        result
+    });
+    (receiver, handle)
+}
+
 /// Streams the rows of `query` to `sender` in batches of `batch_size`; returns how many rows
 /// were read. The channel's bound is the memory bound: the reader waits for the writer.
 pub async fn read_batches(

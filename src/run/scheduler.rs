@@ -316,14 +316,40 @@ impl Progress {
 fn step_connection_needs(pipeline: &Pipeline) -> HashMap<crate::pipeline::ConnectionName, u32> {
     let mut needs: HashMap<crate::pipeline::ConnectionName, u32> = HashMap::new();
     for step in pipeline.steps.values() {
-        if let crate::pipeline::StepAction::Transform(transform) = &step.action {
-            let mut step_needs: HashMap<&crate::pipeline::ConnectionName, u32> = HashMap::new();
-            *step_needs.entry(&transform.from.connection).or_default() += transform.parallel;
-            *step_needs.entry(&transform.to.connection).or_default() += transform.parallel + 1;
-            for (name, need) in step_needs {
-                let entry = needs.entry(name.clone()).or_default();
-                *entry = (*entry).max(need);
+        let mut step_needs: HashMap<&crate::pipeline::ConnectionName, u32> = HashMap::new();
+        match &step.action {
+            crate::pipeline::StepAction::Transform(transform) => {
+                *step_needs.entry(&transform.from.connection).or_default() += transform.parallel;
+                *step_needs.entry(&transform.to.connection).or_default() += transform.parallel + 1;
             }
+            // A reconciliation reads both tables on connections of their own, next to the
+            // checks' connection; `same_as` counts the other table on one of its own.
+            crate::pipeline::StepAction::Validate(validate) => {
+                for check in &validate.checks {
+                    let (here, other, there) = match &check.kind {
+                        crate::pipeline::CheckKind::Reconcile { with, .. } => (1, with, 1),
+                        crate::pipeline::CheckKind::RowCount {
+                            same_as: Some(other),
+                            ..
+                        } => (0, other, 1),
+                        _ => continue,
+                    };
+                    let mut check_needs: HashMap<&crate::pipeline::ConnectionName, u32> =
+                        HashMap::new();
+                    // The checks' own connection.
+                    *check_needs.entry(&validate.connection).or_default() += 1 + here;
+                    *check_needs.entry(&other.connection).or_default() += there;
+                    for (name, need) in check_needs {
+                        let entry = step_needs.entry(name).or_default();
+                        *entry = (*entry).max(need);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (name, need) in step_needs {
+            let entry = needs.entry(name.clone()).or_default();
+            *entry = (*entry).max(need);
         }
     }
     needs

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::data::{
     Column, ReadError, Row, SourceQuery, TableChecksum, TableSchema, checksum_postgres_table,
-    checksum_query, read_batches, read_table,
+    checksum_query, read_table,
 };
 use crate::db::{Database, DbConnection, DbError};
 use crate::pipeline::{Driver, TransformMode, TransformSpec};
@@ -196,19 +196,7 @@ fn spawn_reader(
     mpsc::Receiver<Vec<Row>>,
     tokio::task::JoinHandle<Result<u64, ReadError>>,
 ) {
-    let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
-    let source = source.clone();
-    let cancel = cancel.clone();
-    let handle = tokio::spawn(async move {
-        let mut connection = source.acquire().await?;
-        let result = read_batches(&mut connection, &query, batch_size, &sender, &cancel).await;
-        if result.is_err() {
-            // A result set read halfway must not go back to the pool.
-            connection.close_on_drop();
-        }
-        result
-    });
-    (receiver, handle)
+    crate::data::spawn_reader(source, query, batch_size, CHANNEL_BATCHES, cancel)
 }
 
 /// Waits for a reader; a writer that stopped early explains the failure better than the

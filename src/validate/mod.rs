@@ -5,6 +5,7 @@
 mod check_outcome;
 mod check_sql;
 mod checker;
+mod range_checksums;
 mod reconcile;
 
 pub use check_outcome::{CheckOutcome, CheckStatus, Differences};

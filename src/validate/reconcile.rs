@@ -10,8 +10,8 @@ use std::cmp::Ordering;
 use tokio::sync::mpsc;
 
 use crate::data::{
-    Column, LogicalType, Row, SOURCE_ALIAS, SourceQuery, Value, describe_query, read_batches,
-    read_table,
+    Column, LogicalType, Row, SOURCE_ALIAS, SourceQuery, Value, describe_query, read_table,
+    spawn_reader,
 };
 use crate::db::quote_identifier;
 use crate::pipeline::{CheckSpec, Driver, OtherTable};
@@ -20,6 +20,10 @@ use crate::validate::checker::{CheckError, Checker, Measure};
 
 /// Rows per batch read from each side.
 const BATCH: usize = 5_000;
+
+/// Past this many differing key ranges, reading both tables whole is cheaper than a query
+/// per range.
+const MAX_RANGES: usize = 32;
 
 /// The `ORDER BY` of a key, text in byte order whatever the column's collation.
 fn key_order(driver: Driver, key: &[Column]) -> String {
@@ -32,7 +36,10 @@ fn key_order(driver: Driver, key: &[Column]) -> String {
             );
             match (driver, text) {
                 (Driver::Postgres, true) => format!("{name} COLLATE \"C\""),
-                (Driver::MySql, true) => format!("{name} COLLATE utf8mb4_bin"),
+                // Whatever the column's character set: UTF-8's byte order, as elsewhere.
+                (Driver::MySql, true) => {
+                    format!("CONVERT({name} USING utf8mb4) COLLATE utf8mb4_bin")
+                }
                 (Driver::Sqlite, true) => format!("{name} COLLATE BINARY"),
                 (_, false) => name,
             }
@@ -70,20 +77,6 @@ fn read_as(theirs: &[Column]) -> Vec<Option<LogicalType>> {
     theirs
         .iter()
         .map(|column| (!is_text(&column.logical)).then(|| column.logical.clone()))
-        .collect()
-}
-
-/// The comparable texts of a row, text read as the other side's type where it has one.
-fn texts(row: &Row, read_as: &[Option<LogicalType>], driver: Driver) -> Vec<Option<String>> {
-    row.iter()
-        .zip(read_as)
-        .map(|(value, logical)| match (value, logical) {
-            (Value::Text(_) | Value::Invalid { .. }, Some(logical)) => {
-                crate::transform::coerce(value.clone(), logical, driver)
-                    .map_or_else(|_| comparable(value), |typed| comparable(&typed))
-            }
-            _ => comparable(value),
-        })
         .collect()
 }
 
@@ -130,6 +123,62 @@ fn compare_keys(left: &[Option<String>], right: &[Option<String>]) -> Ordering {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    Ordering::Equal
+}
+
+/// How one side's values are read for comparing: text read as the other side's type.
+struct Reading<'a> {
+    read_as: &'a [Option<LogicalType>],
+    driver: Driver,
+}
+
+impl Reading<'_> {
+    /// The comparable text of the value of column `index`.
+    fn text(&self, value: &Value, index: usize) -> Option<String> {
+        match (value, self.read_as.get(index).and_then(Option::as_ref)) {
+            (Value::Text(_) | Value::Invalid { .. }, Some(logical)) => {
+                crate::transform::coerce(value.clone(), logical, self.driver)
+                    .map_or_else(|_| comparable(value), |typed| comparable(&typed))
+            }
+            _ => comparable(value),
+        }
+    }
+
+    /// The comparable texts of values from column `first` on.
+    fn texts(&self, values: &[Value], first: usize) -> Vec<Option<String>> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(offset, value)| self.text(value, first + offset))
+            .collect()
+    }
+
+    /// Whether two values of column `index` are the same value; equal values need no text.
+    fn same(&self, mine: &Value, index: usize, theirs: &Value, other: &Self) -> bool {
+        mine == theirs || self.text(mine, index) == other.text(theirs, index)
+    }
+}
+
+/// Orders two keys as both databases sorted them, without making text of the usual keys.
+fn compare_key_values(
+    mine: &[Value],
+    theirs: &[Value],
+    here: &Reading<'_>,
+    there: &Reading<'_>,
+) -> Ordering {
+    for (index, (left, right)) in mine.iter().zip(theirs).enumerate() {
+        let ordering = match (left, right) {
+            (Value::Int(left), Value::Int(right)) => left.cmp(right),
+            (Value::UInt(left), Value::UInt(right)) => left.cmp(right),
+            (Value::Text(left), Value::Text(right)) => left.as_bytes().cmp(right.as_bytes()),
+            (Value::Date(left), Value::Date(right)) => left.cmp(right),
+            (Value::Timestamp(left), Value::Timestamp(right)) => left.cmp(right),
+            _ => compare_keys(&[here.text(left, index)], &[there.text(right, index)]),
         };
         if ordering != Ordering::Equal {
             return ordering;
@@ -194,6 +243,198 @@ fn pick(columns: &[Column], names: &[String], side: &str) -> Result<Vec<Column>,
         .collect()
 }
 
+/// One side of a reconciliation: where its rows are and how its values read.
+pub(super) struct Subject<'a> {
+    pub database: crate::db::Database,
+    pub driver: Driver,
+    pub table: Option<&'a str>,
+    pub query: Option<&'a str>,
+    /// Key columns, then compared columns.
+    pub columns: Vec<Column>,
+    pub name: String,
+}
+
+impl Subject<'_> {
+    /// The rows with a key, in key order; within `[low, high)` of the first key column when
+    /// given.
+    fn query(&self, key_length: usize, range: Option<(i64, Option<i64>)>) -> SourceQuery {
+        let driver = self.driver;
+        let key = &self.columns[..key_length];
+        let not_null = key
+            .iter()
+            .map(|column| {
+                format!(
+                    "{SOURCE_ALIAS}.{} IS NOT NULL",
+                    quote_identifier(driver, &column.name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let query = match (self.table, self.query) {
+            (Some(table), _) => SourceQuery::table(driver, table, &self.columns),
+            (None, Some(query)) => SourceQuery::query(driver, query, &self.columns),
+            (None, None) => unreachable!("checked when the manifest was read"),
+        }
+        .filtered(not_null)
+        .ordered_by(key_order(driver, key));
+        match range {
+            Some((low, high)) => query.in_range(&key[0], Some(low), high),
+            None => query,
+        }
+    }
+}
+
+/// What one merge found.
+#[derive(Debug, Default)]
+struct Merged {
+    differences: Differences,
+    samples: Vec<serde_json::Value>,
+    here_rows: u64,
+    there_rows: u64,
+}
+
+/// Reads both sides (each on its own connection and task) in key order and merges them.
+async fn merge(
+    here: &Subject<'_>,
+    there: &Subject<'_>,
+    key_length: usize,
+    range: Option<(i64, Option<i64>)>,
+    sample_limit: usize,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Merged, CheckError> {
+    let (here_receiver, here_reader) = spawn_reader(
+        &here.database,
+        here.query(key_length, range),
+        BATCH,
+        2,
+        cancel,
+    );
+    let (there_receiver, there_reader) = spawn_reader(
+        &there.database,
+        there.query(key_length, range),
+        BATCH,
+        2,
+        cancel,
+    );
+    let here_read_as = read_as(&there.columns);
+    let there_read_as = read_as(&here.columns);
+    let here_side = Reading {
+        read_as: &here_read_as,
+        driver: here.driver,
+    };
+    let there_side = Reading {
+        read_as: &there_read_as,
+        driver: there.driver,
+    };
+    let key_columns = &here.columns[..key_length];
+    let mut mine_rows = Side {
+        receiver: here_receiver,
+        batch: Vec::new().into_iter(),
+        rows: 0,
+    };
+    let mut their_rows = Side {
+        receiver: there_receiver,
+        batch: Vec::new().into_iter(),
+        rows: 0,
+    };
+    let mut merged = Merged::default();
+    let mut left = mine_rows.next().await;
+    let mut right = their_rows.next().await;
+    loop {
+        let ordering = match (&left, &right) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(mine), Some(theirs)) => compare_key_values(
+                &mine[..key_length],
+                &theirs[..key_length],
+                &here_side,
+                &there_side,
+            ),
+        };
+        match ordering {
+            Ordering::Less => {
+                let row = left.take().expect("present");
+                merged.differences.only_here += 1;
+                if merged.samples.len() < sample_limit {
+                    merged.samples.push(difference(
+                        &format!("only in {}", here.name),
+                        key_columns,
+                        &here_side.texts(&row[..key_length], 0),
+                        serde_json::Map::new(),
+                    ));
+                }
+                left = mine_rows.next().await;
+            }
+            Ordering::Greater => {
+                let row = right.take().expect("present");
+                merged.differences.only_there += 1;
+                if merged.samples.len() < sample_limit {
+                    merged.samples.push(difference(
+                        &format!("only in {}", there.name),
+                        key_columns,
+                        &there_side.texts(&row[..key_length], 0),
+                        serde_json::Map::new(),
+                    ));
+                }
+                right = their_rows.next().await;
+            }
+            Ordering::Equal => {
+                let (mine, theirs) = (
+                    left.take().expect("present"),
+                    right.take().expect("present"),
+                );
+                let differing: Vec<usize> = (key_length..mine.len())
+                    .filter(|&index| {
+                        !here_side.same(&mine[index], index, &theirs[index], &there_side)
+                    })
+                    .collect();
+                if !differing.is_empty() {
+                    merged.differences.changed += 1;
+                    if merged.samples.len() < sample_limit {
+                        let mut changed = serde_json::Map::new();
+                        for index in differing {
+                            let text = |value: Option<String>| {
+                                value.map_or(serde_json::Value::Null, |text| {
+                                    crate::transform::shorten(&text).into()
+                                })
+                            };
+                            changed.insert(
+                                here.columns[index].name.clone(),
+                                serde_json::json!({
+                                    "here": text(here_side.text(&mine[index], index)),
+                                    "there": text(there_side.text(&theirs[index], index)),
+                                }),
+                            );
+                        }
+                        merged.samples.push(difference(
+                            "changed",
+                            key_columns,
+                            &here_side.texts(&mine[..key_length], 0),
+                            changed,
+                        ));
+                    }
+                }
+                left = mine_rows.next().await;
+                right = their_rows.next().await;
+            }
+        }
+    }
+    merged.here_rows = mine_rows.rows;
+    merged.there_rows = their_rows.rows;
+    drop(mine_rows);
+    drop(their_rows);
+    let join = |result: Result<Result<u64, crate::data::ReadError>, tokio::task::JoinError>| {
+        match result {
+            Ok(read) => read.map(drop).map_err(CheckError::from),
+            Err(join) => Err(CheckError::Invalid(format!("a reader stopped: {join}"))),
+        }
+    };
+    join(here_reader.await)?;
+    join(there_reader.await)?;
+    Ok(merged)
+}
+
 pub(crate) async fn reconcile(
     checker: &mut Checker<'_>,
     check: &CheckSpec,
@@ -203,19 +444,21 @@ pub(crate) async fn reconcile(
 ) -> Result<Measure, CheckError> {
     let here_name = format!("`{}`", checker.spec.subject());
     let there_name = format!("`{}`.{}", with.connection, with.subject());
-    let database = checker
+    let there_database = checker
         .step
         .database(&with.connection)
         .await
         .map_err(|error| CheckError::Invalid(crate::error_chain::error_chain(&error)))?;
-    let mut other = database.acquire().await?;
-    let there_columns = match (&with.table, &with.query) {
-        (Some(table), _) => read_table(&mut other, table)
-            .await?
-            .map(|schema| schema.columns)
-            .ok_or_else(|| CheckError::Invalid(format!("{there_name} does not exist")))?,
-        (None, Some(query)) => describe_query(&mut other, query).await?,
-        (None, None) => Vec::new(),
+    let there_columns = {
+        let mut other = there_database.acquire().await?;
+        match (&with.table, &with.query) {
+            (Some(table), _) => read_table(&mut other, table)
+                .await?
+                .map(|schema| schema.columns)
+                .ok_or_else(|| CheckError::Invalid(format!("{there_name} does not exist")))?,
+            (None, Some(query)) => describe_query(&mut other, query).await?,
+            (None, None) => Vec::new(),
+        }
     };
     let compared: Vec<String> = if columns.is_empty() {
         checker
@@ -232,163 +475,92 @@ pub(crate) async fn reconcile(
             .collect()
     };
     let wanted: Vec<String> = key.iter().chain(&compared).cloned().collect();
-    let here_picked = pick(&checker.columns, &wanted, &here_name)?;
-    let there_picked = pick(&there_columns, &wanted, &there_name)?;
-    let here_key = &here_picked[..key.len()];
-    let there_key = &there_picked[..key.len()];
-    let not_null = |driver: Driver, key: &[Column]| {
-        key.iter()
-            .map(|column| {
-                format!(
-                    "{SOURCE_ALIAS}.{} IS NOT NULL",
-                    quote_identifier(driver, &column.name)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ")
+    let here_database = checker
+        .step
+        .database(&checker.spec.connection)
+        .await
+        .map_err(|error| CheckError::Invalid(crate::error_chain::error_chain(&error)))?;
+    let here = Subject {
+        driver: here_database.driver(),
+        database: here_database,
+        table: checker.spec.table.as_deref(),
+        query: checker.spec.query.as_deref(),
+        columns: pick(&checker.columns, &wanted, &here_name)?,
+        name: here_name.clone(),
     };
-    let here_driver = checker.connection.driver();
-    let there_driver = other.driver();
-    let here_query = match (&checker.spec.table, &checker.spec.query) {
-        (Some(table), _) => SourceQuery::table(here_driver, table, &here_picked),
-        (None, Some(query)) => SourceQuery::query(here_driver, query, &here_picked),
-        (None, None) => unreachable!("a validate step checks a table or a query"),
-    }
-    .filtered(not_null(here_driver, here_key))
-    .ordered_by(key_order(here_driver, here_key));
-    let there_query = match (&with.table, &with.query) {
-        (Some(table), _) => SourceQuery::table(there_driver, table, &there_picked),
-        (None, Some(query)) => SourceQuery::query(there_driver, query, &there_picked),
-        (None, None) => unreachable!("checked when the manifest was read"),
-    }
-    .filtered(not_null(there_driver, there_key))
-    .ordered_by(key_order(there_driver, there_key));
-
-    let (here_sender, here_receiver) = mpsc::channel(2);
-    let (there_sender, there_receiver) = mpsc::channel(2);
-    let cancel = checker.step.cancel.clone();
-    let here_connection = &mut *checker.connection;
-    let here_reader = async {
-        let result = read_batches(here_connection, &here_query, BATCH, &here_sender, &cancel).await;
-        drop(here_sender);
-        result
+    let there = Subject {
+        driver: there_database.driver(),
+        database: there_database,
+        table: with.table.as_deref(),
+        query: with.query.as_deref(),
+        columns: pick(&there_columns, &wanted, &there_name)?,
+        name: there_name.clone(),
     };
-    let there_reader = async {
-        let result = read_batches(&mut other, &there_query, BATCH, &there_sender, &cancel).await;
-        drop(there_sender);
-        result
-    };
-    let key_length = key.len();
     let sample_limit = usize::try_from(check.samples).unwrap_or(usize::MAX);
-    let key_columns = here_key.to_vec();
-    let compared_names = compared.clone();
-    let here_label = here_name.clone();
-    let there_label = there_name.clone();
-    let here_read_as = read_as(&there_picked);
-    let there_read_as = read_as(&here_picked);
-    let merging = async move {
-        let mut here = Side {
-            receiver: here_receiver,
-            batch: Vec::new().into_iter(),
-            rows: 0,
-        };
-        let mut there = Side {
-            receiver: there_receiver,
-            batch: Vec::new().into_iter(),
-            rows: 0,
-        };
-        let mut differences = Differences::default();
-        let mut samples = Vec::new();
-        let here_texts = |row: &Row| texts(row, &here_read_as, here_driver);
-        let there_texts = |row: &Row| texts(row, &there_read_as, there_driver);
-        let mut left = here.next().await.map(|row| here_texts(&row));
-        let mut right = there.next().await.map(|row| there_texts(&row));
-        loop {
-            let ordering = match (&left, &right) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(left), Some(right)) => {
-                    compare_keys(&left[..key_length], &right[..key_length])
+    let cancel = checker.step.cancel.clone();
+    // Where both servers can hash rows, only the key ranges whose counts or hashes differ are
+    // read; otherwise (or when most ranges differ) both tables are read whole.
+    let narrowed =
+        crate::validate::range_checksums::differing_ranges(&here, &there, key.len(), &cancel).await;
+    if matches!(narrowed, Err(CheckError::Cancelled)) {
+        return Err(CheckError::Cancelled);
+    }
+    let (merged, how) = match narrowed {
+        Ok(Some(ranges))
+            if ranges.differing.len() <= MAX_RANGES
+                && ranges.differing_buckets * 2 <= ranges.buckets =>
+        {
+            let mut total = Merged::default();
+            for &range in &ranges.differing {
+                let part =
+                    merge(&here, &there, key.len(), Some(range), sample_limit, &cancel).await?;
+                total.differences.only_here += part.differences.only_here;
+                total.differences.only_there += part.differences.only_there;
+                total.differences.changed += part.differences.changed;
+                total.here_rows += part.here_rows;
+                total.there_rows += part.there_rows;
+                let room = sample_limit.saturating_sub(total.samples.len());
+                total.samples.extend(part.samples.into_iter().take(room));
+            }
+            let how = format!(
+                "{} of {} key ranges differed by count or checksum; only their {} and {} rows were read",
+                ranges.differing_buckets, ranges.buckets, total.here_rows, total.there_rows,
+            );
+            let (here_rows, there_rows) = (ranges.here_rows, ranges.there_rows);
+            total.here_rows = here_rows;
+            total.there_rows = there_rows;
+            (total, how)
+        }
+        narrowed => {
+            let why = match &narrowed {
+                Ok(Some(ranges)) => format!(
+                    "; {} of {} key ranges differed, so both were read whole",
+                    ranges.differing_buckets, ranges.buckets
+                ),
+                Ok(None) => String::new(),
+                Err(error) => {
+                    tracing::debug!("range checksums failed, reading both tables: {error}");
+                    format!("; range checksums failed ({error}), so both were read whole")
                 }
             };
-            match ordering {
-                Ordering::Less => {
-                    let row = left.take().expect("present");
-                    differences.only_here += 1;
-                    if samples.len() < sample_limit {
-                        samples.push(difference(
-                            &format!("only in {here_label}"),
-                            &key_columns,
-                            &row[..key_length],
-                            serde_json::Map::new(),
-                        ));
-                    }
-                    left = here.next().await.map(|row| here_texts(&row));
-                }
-                Ordering::Greater => {
-                    let row = right.take().expect("present");
-                    differences.only_there += 1;
-                    if samples.len() < sample_limit {
-                        samples.push(difference(
-                            &format!("only in {there_label}"),
-                            &key_columns,
-                            &row[..key_length],
-                            serde_json::Map::new(),
-                        ));
-                    }
-                    right = there.next().await.map(|row| there_texts(&row));
-                }
-                Ordering::Equal => {
-                    let (mine, theirs) = (
-                        left.take().expect("present"),
-                        right.take().expect("present"),
-                    );
-                    if mine != theirs {
-                        differences.changed += 1;
-                        if samples.len() < sample_limit {
-                            let mut changed = serde_json::Map::new();
-                            for (index, name) in compared_names.iter().enumerate() {
-                                let (a, b) =
-                                    (&mine[key_length + index], &theirs[key_length + index]);
-                                if a != b {
-                                    let text = |value: &Option<String>| {
-                                        value.as_deref().map_or(serde_json::Value::Null, |text| {
-                                            crate::transform::shorten(text).into()
-                                        })
-                                    };
-                                    changed.insert(
-                                        name.clone(),
-                                        serde_json::json!({ "here": text(a), "there": text(b) }),
-                                    );
-                                }
-                            }
-                            samples.push(difference(
-                                "changed",
-                                &key_columns,
-                                &mine[..key_length],
-                                changed,
-                            ));
-                        }
-                    }
-                    left = here.next().await.map(|row| here_texts(&row));
-                    right = there.next().await.map(|row| there_texts(&row));
-                }
-            }
+            let merged = merge(&here, &there, key.len(), None, sample_limit, &cancel).await?;
+            let how = format!(
+                "{} and {} rows read{why}",
+                merged.here_rows, merged.there_rows
+            );
+            (merged, how)
         }
-        // Whatever is left unread on one side after the other failed.
-        while here.next().await.is_some() {}
-        while there.next().await.is_some() {}
-        (differences, samples, here.rows, there.rows)
     };
-    let (here_result, there_result, (differences, samples, here_rows, there_rows)) =
-        tokio::join!(here_reader, there_reader, merging);
-    here_result?;
-    there_result?;
+    let Merged {
+        differences,
+        samples,
+        here_rows,
+        there_rows,
+    } = merged;
     let total = differences.total();
     let message = if total == 0 {
         format!(
-            "{here_rows} rows of {here_name} and {there_rows} of {there_name} hold the same keys and values ({} compared)",
+            "{here_rows} rows of {here_name} and {there_rows} of {there_name} hold the same keys and values ({} compared; {how})",
             if compared.is_empty() {
                 "keys".to_owned()
             } else {
@@ -397,8 +569,15 @@ pub(crate) async fn reconcile(
         )
     } else {
         format!(
-            "{total} keys differ: {} only in {here_name}, {} only in {there_name}, {} changed ({here_rows} and {there_rows} rows read)",
-            differences.only_here, differences.only_there, differences.changed
+            "{}: {} only in {here_name}, {} only in {there_name}, {} changed ({how})",
+            if total == 1 {
+                "1 key differs".to_owned()
+            } else {
+                format!("{total} keys differ")
+            },
+            differences.only_here,
+            differences.only_there,
+            differences.changed
         )
     };
     Ok(Measure {
