@@ -348,7 +348,7 @@ pub struct RawCheck {
     /// `row_count`: exactly this many rows.
     pub equals: Option<Spanned<u64>>,
     /// `range`: whether `min` and `max` themselves are allowed (default `true`).
-    pub inclusive: Option<bool>,
+    pub inclusive: Option<Spanned<bool>>,
     /// `accepted_values`: the allowed values.
     pub values: Option<Spanned<Vec<Spanned<serde_json::Value>>>>,
     /// `regex`: the pattern every value matches (the database's dialect on PostgreSQL and

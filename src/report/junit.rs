@@ -51,34 +51,35 @@ fn cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
                         .to_owned()
                 };
                 let message = text("message");
-                let verdict = match text("status").as_str() {
-                    "passed" => Verdict::Passed,
-                    status => {
-                        let samples = check
-                            .get("samples")
-                            .and_then(serde_json::Value::as_array)
-                            .map(|samples| {
-                                samples
-                                    .iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("\n")
-                            })
-                            .unwrap_or_default();
+                let samples = check
+                    .get("samples")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|samples| {
+                        samples
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                let details = if samples.is_empty() {
+                    message.clone()
+                } else {
+                    format!("{message}\n\nfailing rows:\n{samples}")
+                };
+                // A warning does not fail the run, so it does not fail the test case either:
+                // it is passed, with the warning in its output.
+                let (verdict, output) = match text("status").as_str() {
+                    "passed" => (Verdict::Passed, Vec::new()),
+                    "warned" => (Verdict::Passed, vec![format!("warning: {details}")]),
+                    _ => (
                         Verdict::Failed {
-                            kind: if status == "warned" {
-                                "warned"
-                            } else {
-                                "failed"
-                            },
-                            details: if samples.is_empty() {
-                                message.clone()
-                            } else {
-                                format!("{message}\n\nfailing rows:\n{samples}")
-                            },
+                            kind: "failed",
+                            details,
                             message,
-                        }
-                    }
+                        },
+                        Vec::new(),
+                    ),
                 };
                 Case {
                     name: text("name"),
@@ -92,7 +93,7 @@ fn cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
                             / 1_000.0
                     ),
                     verdict,
-                    output: Vec::new(),
+                    output,
                 }
             })
             .collect();

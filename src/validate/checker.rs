@@ -151,6 +151,7 @@ impl Checker<'_> {
         let started = Instant::now();
         let statements = check_statements(self.driver(), self.spec, check);
         let measured = self.measure(check).await;
+        let mut broken = false;
         let (measure, status) = match measured {
             Ok(measure) => {
                 let holds = measure.holds.unwrap_or_else(|| {
@@ -166,16 +167,25 @@ impl Checker<'_> {
                 });
                 (measure, holds)
             }
-            Err(error) => (
-                Measure {
-                    message: format!("could not run: {}", crate::error_chain::error_chain(&error)),
-                    ..Measure::default()
-                },
-                false,
-            ),
+            Err(error) => {
+                broken = true;
+                (
+                    Measure {
+                        message: format!(
+                            "could not run: {}",
+                            crate::error_chain::error_chain(&error)
+                        ),
+                        ..Measure::default()
+                    },
+                    false,
+                )
+            }
         };
         let status = match (status, check.severity) {
             (true, _) => CheckStatus::Passed,
+            // A check that cannot run (a misspelled column, a query the server refuses) is a
+            // mistake to fix, whatever its severity: a warning would repeat it run after run.
+            (false, _) if broken => CheckStatus::Failed,
             (false, Severity::Error) => CheckStatus::Failed,
             (false, Severity::Warn) => CheckStatus::Warned,
         };
@@ -240,7 +250,7 @@ impl Checker<'_> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ");
-                self.failing_rows(check, &format!("have a `{name}` not in [{list}]"))
+                self.failing_rows(check, &format!("have `{name}` outside [{list}]"))
                     .await
             }
             CheckKind::Range {
@@ -266,7 +276,7 @@ impl Checker<'_> {
                 pattern,
             } => {
                 self.known_column(name)?;
-                let what = format!("have a `{name}` that does not match `{pattern}`");
+                let what = format!("have `{name}` not matching `{pattern}`");
                 if driver == Driver::Sqlite {
                     self.regex_by_pipewright(check, name, pattern, &what).await
                 } else {
@@ -281,7 +291,7 @@ impl Checker<'_> {
                 self.known_column(name)?;
                 self.failing_rows(
                     check,
-                    &format!("have a `{name}` that `{to_table}.{to_column}` does not hold"),
+                    &format!("have `{name}` missing from `{to_table}.{to_column}`"),
                 )
                 .await
             }

@@ -199,6 +199,15 @@ after = ["check_bars"]
     assert_eq!(status_of(&found, "one NULL allowed"), ("passed", Some(1)));
     assert_eq!(status_of(&found, "a quarter allowed"), ("passed", Some(1)));
     assert_eq!(outcome.report()["steps"][1]["status"], "succeeded");
+    let junit = outcome.read("junit.xml");
+    assert!(
+        junit.contains("failures=\"0\""),
+        "a warning fails no test case: {junit}"
+    );
+    assert!(
+        junit.contains("<system-out>warning: 1 of 4 rows have NULL in (symbol)"),
+        "{junit}"
+    );
 });
 
 engine_test!(failures_raise_one_alert_until_they_pass_again, |database| {
@@ -309,6 +318,77 @@ checks = [
             .contains("an `extension` check does not apply to sqlite"),
         "{}",
         refused.stderr
+    );
+}
+
+#[test]
+fn a_check_that_cannot_run_fails_whatever_its_severity() {
+    let database = TestDatabase::create(Engine::Sqlite, "broken_check").unwrap();
+    bars(&database);
+    let outcome = run(
+        &database,
+        r#"
+[steps.check_bars]
+kind = "validate"
+connection = "db"
+table = "bars"
+checks = [{ kind = "not_null", columns = ["symbl"], severity = "warn" }]
+"#,
+    );
+    outcome.assert_code(1);
+    let found = statuses(&outcome);
+    assert_eq!(status_of(&found, "not_null(symbl)").0, "failed");
+    assert!(
+        outcome
+            .stderr
+            .contains("could not run: `symbl` is not a column of `bars`; did you mean `symbol`?"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// `check`'s errors for the steps in `steps`, which must be refused.
+fn refused(steps: &str) -> String {
+    let outcome = Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n{steps}",
+            header("refused", 1)
+        ))
+        .args(["check", "pipeline.toml"])
+        .run();
+    outcome.assert_code(2);
+    outcome.stderr.clone()
+}
+
+#[test]
+fn mistakes_in_checks_point_at_their_lines() {
+    let stderr = refused(
+        "\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"t\"\nchecks = [\n  { kind = \"not_null\", columns = [\"a\"], inclusive = false },\n]\n",
+    );
+    assert!(
+        stderr.contains("`inclusive` does not apply to a `not_null` check"),
+        "{stderr}"
+    );
+    let line = header("refused", 1).lines().count() + 10;
+    assert!(
+        stderr.contains(&format!("pipeline.toml:{line}:53]")),
+        "the error points at `inclusive`, line {line}: {stderr}"
+    );
+
+    let stderr = refused(
+        "\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"t\"\nchecks = [\n  { kind = \"row_count\", same_as = { connection = \"db\", table = \"u\" }, equals = 3 },\n]\n",
+    );
+    assert!(
+        stderr.contains("`same_as` and `equals`/`min`/`max` cannot both be set"),
+        "{stderr}"
+    );
+
+    let stderr = refused(
+        "\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"t\"\nchecks = [\n  { kind = \"not_null\", columns = [\"a\"] },\n  { kind = \"not_null\" },\n  { kind = \"unique\", columns = [\"a\"], name = \"not_null(a)\" },\n]\n",
+    );
+    assert!(
+        stderr.contains("checks 0 and 2 of `steps.check` are both named `not_null(a)`"),
+        "positions are the manifest's, whatever failed in between: {stderr}"
     );
 }
 
@@ -435,4 +515,143 @@ fn reconcile_sqlite_with_mysql() {
 #[test]
 fn reconcile_postgres_with_sqlite() {
     reconcile_between(Engine::Postgres, Engine::Sqlite);
+}
+
+/// Five thousand rows keyed by an integer, each engine's types spelling the same values
+/// differently: `numeric(12,4)` and `DECIMAL(18,6)`, `TIMESTAMP(3)` and `DATETIME(6)`.
+fn numbered(database: &TestDatabase) {
+    let digits = |name: &str, top: u32| {
+        format!(
+            "(SELECT 0 AS d{} ) AS {name}",
+            (1..top)
+                .map(|digit| format!(" UNION ALL SELECT {digit}"))
+                .collect::<Vec<_>>()
+                .concat()
+        )
+    };
+    let numbers = format!(
+        "(SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 1 AS n FROM {}, {}, {}, {}) AS s",
+        digits("a", 10),
+        digits("b", 10),
+        digits("c", 10),
+        digits("e", 5)
+    );
+    let (columns, values) = match database.engine {
+        Engine::Postgres => (
+            "id BIGINT PRIMARY KEY, price NUMERIC(12, 4), day DATE, seen TIMESTAMP(3), note VARCHAR(40), open BOOLEAN",
+            "n, n * 1.25, DATE '2025-01-01' + n, TIMESTAMP '2025-01-01 00:00:00.5' + n * INTERVAL '1 second', CASE WHEN n % 7 = 0 THEN NULL ELSE CONCAT('茅台 ', n) END, n % 2 = 0",
+        ),
+        _ => (
+            "id BIGINT PRIMARY KEY, price DECIMAL(18, 6), day DATE, seen DATETIME(6), note VARCHAR(40), open BOOLEAN",
+            "n, n * 1.25, DATE_ADD('2025-01-01', INTERVAL n DAY), TIMESTAMP('2025-01-01 00:00:00.5') + INTERVAL n SECOND, CASE WHEN n % 7 = 0 THEN NULL ELSE CONCAT('茅台 ', n) END, n % 2 = 0",
+        ),
+    };
+    database.execute(&format!("CREATE TABLE numbered ({columns})"));
+    database.execute(&format!(
+        "INSERT INTO numbered SELECT {values} FROM {numbers}"
+    ));
+}
+
+/// The reconciliation's check in the report, after a run between `source` and `other`.
+fn reconcile_numbered(source: &TestDatabase, other: &TestDatabase, code: i32) -> serde_json::Value {
+    let outcome = Pipewright::new()
+        .manifest(&format!(
+            "{}\n[connections.db]\nurl = \"{}\"\n\n[connections.other]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"numbered\"\nchecks = [{{ kind = \"reconcile\", with = {{ connection = \"other\", table = \"numbered\" }}, key = [\"id\"] }}]\n",
+            header("narrow", 1),
+            source.url,
+            other.url
+        ))
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run();
+    outcome.assert_code(code);
+    outcome.report()["steps"][0]["details"]["checks"][0].clone()
+}
+
+fn reconcile_narrows_down(from: Engine, to: Engine) {
+    let Some(source) = TestDatabase::create(from, "narrow_source") else {
+        return;
+    };
+    let Some(other) = TestDatabase::create(to, "narrow_other") else {
+        return;
+    };
+    numbered(&source);
+    numbered(&other);
+    let same = reconcile_numbered(&source, &other, 0);
+    let message = same["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "5000 rows of `numbered` and 5000 of `other`.numbered hold the same keys and values"
+        ) && message.contains(
+            "0 of 250 key ranges differed by count or checksum; only their 0 and 0 rows were read"
+        ),
+        "equal tables are compared without reading a row: {message}"
+    );
+
+    other.execute("UPDATE numbered SET price = 1.5 WHERE id = 1000");
+    other.execute("UPDATE numbered SET note = NULL WHERE id = 2000");
+    other.execute("DELETE FROM numbered WHERE id = 3000");
+    source.execute("DELETE FROM numbered WHERE id = 4000");
+    let differ = reconcile_numbered(&source, &other, 1);
+    assert_eq!(
+        differ["differences"],
+        serde_json::json!({ "only_here": 1, "only_there": 1, "changed": 2 }),
+        "{differ}"
+    );
+    let message = differ["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "4 of 250 key ranges differed by count or checksum; only their 79 and 79 rows were read"
+        ),
+        "only the ranges holding a difference are read: {message}"
+    );
+    let keys: Vec<&str> = differ["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sample| sample["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["1000", "2000", "3000", "4000"]);
+    assert_eq!(differ["samples"][0]["columns"]["price"]["there"], "1.5");
+}
+
+#[test]
+fn reconcile_narrows_down_postgres_with_mysql() {
+    reconcile_narrows_down(Engine::Postgres, Engine::MySql);
+}
+
+#[test]
+fn reconcile_narrows_down_mysql_with_postgres() {
+    reconcile_narrows_down(Engine::MySql, Engine::Postgres);
+}
+
+#[test]
+fn reconcile_narrows_down_on_one_engine() {
+    reconcile_narrows_down(Engine::Postgres, Engine::Postgres);
+    reconcile_narrows_down(Engine::MySql, Engine::MySql);
+}
+
+#[test]
+fn text_keys_holding_numbers_merge_in_the_databases_order() {
+    let database = TestDatabase::create(Engine::Sqlite, "text_keys").unwrap();
+    database.execute("CREATE TABLE a (code TEXT PRIMARY KEY, v INTEGER)");
+    database.execute("INSERT INTO a VALUES ('10', 1), ('9', 2)");
+    database.execute("CREATE TABLE b (code TEXT PRIMARY KEY, v INTEGER)");
+    database.execute("INSERT INTO b VALUES ('9', 2)");
+    let outcome = run(
+        &database,
+        r#"
+[steps.check]
+kind = "validate"
+connection = "db"
+table = "a"
+checks = [{ kind = "reconcile", with = { connection = "db", table = "b" }, key = ["code"] }]
+"#,
+    );
+    outcome.assert_code(1);
+    let check = &outcome.report()["steps"][0]["details"]["checks"][0];
+    assert_eq!(
+        check["differences"],
+        serde_json::json!({ "only_here": 1, "only_there": 0, "changed": 0 }),
+        "'10' sorts before '9' as text on both sides: {check}"
+    );
 }

@@ -49,7 +49,7 @@ fn present_keys(check: &RawCheck) -> Vec<(&'static str, Option<Span>)> {
         ("min", check.min.as_ref().map(Spanned::span)),
         ("max", check.max.as_ref().map(Spanned::span)),
         ("equals", check.equals.as_ref().map(Spanned::span)),
-        ("inclusive", check.inclusive.map(|_| Span::default())),
+        ("inclusive", check.inclusive.as_ref().map(Spanned::span)),
         ("values", check.values.as_ref().map(Spanned::span)),
         ("pattern", check.pattern.as_ref().map(Spanned::span)),
         ("max_age", check.max_age.as_ref().map(Spanned::span)),
@@ -101,6 +101,8 @@ impl Analyzer<'_> {
             .as_ref()
             .map(|name| self.connections[name].driver);
         let mut checks = Vec::new();
+        // The position in the manifest of each parsed check, for naming clashes.
+        let mut positions = Vec::new();
         let mut valid = true;
         match &raw.checks {
             Some(list) if list.get().is_empty() => {
@@ -120,6 +122,7 @@ impl Analyzer<'_> {
                             if let Some(earlier) = checks
                                 .iter()
                                 .position(|other: &CheckSpec| other.name == parsed.name)
+                                .map(|earlier| positions[earlier])
                             {
                                 self.conflict(
                                     check.span(),
@@ -133,6 +136,7 @@ impl Analyzer<'_> {
                                 valid = false;
                             }
                             checks.push(parsed);
+                            positions.push(index);
                         }
                         None => valid = false,
                     }
@@ -393,6 +397,22 @@ impl Analyzer<'_> {
                     );
                     return None;
                 }
+                if let (Some(_), Some(span)) =
+                    (
+                        &same_as,
+                        inner.equals.as_ref().map(Spanned::span).or_else(|| {
+                            inner.min.as_ref().or(inner.max.as_ref()).map(Spanned::span)
+                        }),
+                    )
+                {
+                    self.conflict(
+                        span,
+                        format!("`same_as` and `equals`/`min`/`max` cannot both be set in `{path}`"),
+                        "second expectation",
+                        "compare with another table (`same_as`, with `tolerance`) or with fixed numbers, in two checks",
+                    );
+                    return None;
+                }
                 if let (None, Some(tolerance)) = (&same_as, &inner.tolerance) {
                     self.conflict(
                         tolerance.span(),
@@ -479,7 +499,10 @@ impl Analyzer<'_> {
                     column: column?,
                     min,
                     max,
-                    inclusive: inner.inclusive.unwrap_or(true),
+                    inclusive: inner
+                        .inclusive
+                        .as_ref()
+                        .is_none_or(|inclusive| *inclusive.get()),
                 }
             }
             "regex" => {
