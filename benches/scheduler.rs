@@ -60,6 +60,7 @@ fn bench_scheduler(criterion: &mut Criterion) {
                             jobs: 64,
                             keep_going: false,
                             resume: false,
+                            update_baseline: false,
                         };
                         let summary = Scheduler::new(Arc::clone(&pipeline), plan, options, sender)
                             .with_executor(Arc::new(NoOp))

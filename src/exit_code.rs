@@ -14,6 +14,9 @@ pub enum ExitCode {
     /// A migration could not take the migration lock: another process is migrating the same
     /// database and did not finish within the lock timeout.
     LockTimeout = 4,
+    /// A `bench` step measured a regression: a metric worse than its baseline by more than
+    /// its tolerance, and no other step failed.
+    BenchRegression = 5,
     /// `migrate status --detailed-exitcode`: migrations are pending.
     PendingMigrations = 6,
     /// pipewright itself could not do its job: a report could not be written, the runtime
@@ -24,11 +27,12 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Success,
         Self::StepFailed,
         Self::Invalid,
         Self::LockTimeout,
+        Self::BenchRegression,
         Self::PendingMigrations,
         Self::Internal,
         Self::Interrupted,

@@ -5,6 +5,7 @@
 //! [`graph::StepGraph`] and a [`plan::Plan`]; `check`, `plan` and `graph` stop there, `run`
 //! hands the plan to the [`run::Scheduler`], whose events feed the [`report`] reporters.
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod db;

@@ -51,6 +51,9 @@ pub enum Command {
     Schema,
     /// Run a pipeline.
     Run(RunArgs),
+    /// Run a pipeline's `bench` steps (and the steps they depend on) and compare them with
+    /// their baselines, or record new baselines with `--update-baseline`.
+    Bench(RunArgs),
     /// Recent runs recorded in the monitoring store.
     History(HistoryArgs),
     /// The log records of a run, from the monitoring store's `logs` table.
@@ -408,6 +411,15 @@ pub struct RunArgs {
     /// Write a `JUnit` XML report (one test case per step) to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// `bench` steps write what they measured into their baseline files instead of
+    /// comparing with them (a regression does not fail the step).
+    #[arg(long)]
+    pub update_baseline: bool,
+
+    /// Write the `bench` steps' comparison with their baselines as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub bench_markdown: Option<PathBuf>,
 
     #[command(flatten)]
     pub state: StateArgs,

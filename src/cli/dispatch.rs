@@ -45,7 +45,7 @@ pub fn main() -> std::process::ExitCode {
 fn run() -> std::process::ExitCode {
     let arguments = Arguments::parse();
     let progress = match &arguments.command {
-        Command::Run(run) => run.progress,
+        Command::Run(run) | Command::Bench(run) => run.progress,
         _ => ProgressChoice::Auto,
     };
     let console = Console::detect(arguments.color, progress, arguments.quiet);
@@ -55,7 +55,7 @@ fn run() -> std::process::ExitCode {
         LogLevel::Info.more_verbose(arguments.verbose)
     };
     // `run` installs every log sink once it knows the manifest's `[logging]`.
-    if !matches!(arguments.command, Command::Run(_)) {
+    if !matches!(arguments.command, Command::Run(_) | Command::Bench(_)) {
         crate::logging::init_console(level, console.color);
     }
 
@@ -87,6 +87,9 @@ fn run() -> std::process::ExitCode {
             Ok(ExitCode::Success)
         }
         Command::Run(run) => run_command(run, &console, arguments.quiet, arguments.verbose),
+        Command::Bench(run) => {
+            crate::cli::bench_command(run, &console, arguments.quiet, arguments.verbose)
+        }
         Command::History(history) => history_command(history),
         Command::Logs(logs) => logs_command(logs),
         Command::Migrate(migrate) => {

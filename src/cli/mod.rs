@@ -12,4 +12,4 @@ mod run_command;
 pub use arguments::Arguments;
 pub use cli_error::CliError;
 pub use dispatch::main;
-pub use run_command::run_command;
+pub use run_command::{bench_command, run_command};

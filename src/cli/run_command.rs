@@ -36,14 +36,38 @@ pub fn run_command(
     quiet: bool,
     verbose: u8,
 ) -> Result<ExitCode, CliError> {
+    run_pipeline(arguments, console, quiet, verbose, false)
+}
+
+/// `pipewright bench`: runs the `bench` steps and the steps they depend on (or what
+/// `--select` names, among which the `bench` steps).
+pub fn bench_command(
+    arguments: &RunArgs,
+    console: &Console,
+    quiet: bool,
+    verbose: u8,
+) -> Result<ExitCode, CliError> {
+    run_pipeline(arguments, console, quiet, verbose, true)
+}
+
+fn run_pipeline(
+    arguments: &RunArgs,
+    console: &Console,
+    quiet: bool,
+    verbose: u8,
+    bench_only: bool,
+) -> Result<ExitCode, CliError> {
     let loaded = load_manifest(&arguments.manifest)?;
-    let selection = selection(&arguments.selection)?;
+    let selection = if bench_only {
+        bench_selection(&loaded.pipeline, &arguments.selection)?
+    } else {
+        selection(&arguments.selection)?
+    };
     let jobs = arguments
         .jobs
         .map_or(loaded.pipeline.concurrency, |jobs| jobs as usize);
     let plan = Plan::new(&loaded.pipeline, &loaded.graph, &selection, jobs)
         .map_err(|error| CliError::Usage(error.to_string()))?;
-    refuse_unimplemented(&plan)?;
 
     let pipeline = Arc::new(loaded.pipeline);
     let state = state_dir(&pipeline.base_dir, arguments.state.state_dir.as_deref());
@@ -82,6 +106,7 @@ pub fn run_command(
         jobs,
         keep_going: arguments.keep_going,
         resume: arguments.resume,
+        update_baseline: arguments.update_baseline,
     };
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %pipeline.name);
 
@@ -122,14 +147,22 @@ pub fn run_command(
     if console.progress == ProgressMode::None {
         print_failures(&record, console);
     }
+    finish_benchmarks(&record, &state, &pipeline.name, arguments, quiet)?;
     write_reports(arguments, &record)?;
-    let lock_timeout = record
+    let failures: Vec<crate::run::FailureKind> = record
         .steps
         .iter()
-        .any(|step| step.failure == Some(crate::run::FailureKind::LockTimeout));
+        .filter_map(|step| step.failure)
+        .collect();
+    let lock_timeout = failures.contains(&crate::run::FailureKind::LockTimeout);
+    let regressions_only = !failures.is_empty()
+        && failures
+            .iter()
+            .all(|failure| *failure == crate::run::FailureKind::Regression);
     Ok(match summary.status {
         RunStatus::Succeeded => ExitCode::Success,
         RunStatus::Failed if lock_timeout => ExitCode::LockTimeout,
+        RunStatus::Failed if regressions_only => ExitCode::BenchRegression,
         RunStatus::Failed => ExitCode::StepFailed,
         RunStatus::Cancelled => ExitCode::Interrupted,
     })
@@ -163,20 +196,31 @@ async fn start_store_writer(
     pending.start(store)
 }
 
-/// Stops before anything runs if a planned step's kind cannot be executed yet.
-fn refuse_unimplemented(plan: &Plan) -> Result<(), CliError> {
-    let blocked: Vec<String> = plan
-        .running()
-        .filter(|step| !step.kind.is_implemented())
-        .map(|step| format!("`{}` ({})", step.id, step.kind))
-        .collect();
-    if blocked.is_empty() {
-        return Ok(());
+/// The `bench` steps with their ancestors (`+step`), unless `--select` names steps itself;
+/// `--exclude` applies either way.
+fn bench_selection(
+    pipeline: &crate::pipeline::Pipeline,
+    arguments: &crate::cli::arguments::SelectionArgs,
+) -> Result<crate::plan::Selection, CliError> {
+    if !arguments.select.is_empty() {
+        return selection(arguments);
     }
-    Err(CliError::Usage(format!(
-        "this version of pipewright cannot run these steps yet: {}; nothing was run (`check` and `plan` accept them; leave them out with `--exclude`)",
-        blocked.join(", ")
-    )))
+    let select: Vec<String> = pipeline
+        .steps
+        .values()
+        .filter(|step| step.kind() == crate::pipeline::StepKind::Bench)
+        .map(|step| format!("+{}", step.id))
+        .collect();
+    if select.is_empty() {
+        return Err(CliError::Usage(format!(
+            "pipeline `{}` has no `bench` step; `pipewright bench` runs those (and what they depend on)",
+            pipeline.name
+        )));
+    }
+    selection(&crate::cli::arguments::SelectionArgs {
+        select,
+        exclude: arguments.exclude.clone(),
+    })
 }
 
 /// First SIGINT or SIGTERM: cancel the run and let steps stop cleanly (SIGTERM to each command's
@@ -230,6 +274,64 @@ fn print_failures(record: &RunRecord, console: &Console) {
             write_stderr(text.as_bytes());
         }
     }
+}
+
+/// After a run with `bench` steps: their results into `<state>/bench/<pipeline>.json` (the
+/// baseline format), the comparison table on stderr, and as Markdown if asked.
+fn finish_benchmarks(
+    record: &RunRecord,
+    state: &Path,
+    pipeline: &str,
+    arguments: &RunArgs,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let reports = crate::report::bench_reports(record);
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let results = state
+        .join("bench")
+        .join(format!("{}.json", file_name_of(pipeline)));
+    for (step, report) in &reports {
+        if let Err(message) = crate::bench::record_baseline(&results, step, report.entry.clone()) {
+            tracing::warn!("the benchmark results were not kept: {message}");
+            break;
+        }
+    }
+    if !quiet {
+        write_stderr(
+            format!(
+                "\nbenchmarks (all results in `{}`):\n{}",
+                results.display(),
+                crate::report::render_bench_text(&reports)
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(path) = &arguments.bench_markdown {
+        write_atomically(
+            path,
+            crate::report::render_bench_markdown(&reports).as_bytes(),
+        )
+        .map_err(|source| CliError::WriteFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// A pipeline's name as a file name: letters, digits, `-` and `_`, the rest as `_`.
+fn file_name_of(name: &str) -> String {
+    name.chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || matches!(character, '-' | '_') {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes every requested report; if one cannot be written the others still are, and the

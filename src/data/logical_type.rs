@@ -240,7 +240,7 @@ impl LogicalType {
                 scale: Some(numbers.get(1).copied().unwrap_or(0)),
             },
             "float" => Self::Float32,
-            "double" | "real" => Self::Float64,
+            "double" | "double precision" | "real" => Self::Float64,
             "char" | "varchar" => Self::Text { max_length: length },
             "tinytext" => Self::Text {
                 max_length: Some(255),

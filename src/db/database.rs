@@ -99,8 +99,7 @@ pub(crate) async fn cancel_mysql(pool: &MySqlPool, id: u64) {
     }
 }
 
-/// Opens and closes one connection, so that an unreachable server or a wrong password is
-/// reported at once (a pool would keep retrying until its acquire timeout).
+/// Opens and closes one connection.
 async fn check_connection<O>(options: &O) -> Result<(), sqlx::Error>
 where
     O: sqlx::ConnectOptions,
@@ -112,6 +111,129 @@ where
 
 /// How long a cancelled statement gets to notice before its connection is dropped.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+fn connect_error(spec: &ConnectionSpec, source: sqlx::Error) -> DbError {
+    DbError::Connect {
+        connection: spec.name.to_string(),
+        url: spec.url.redacted(),
+        attempts: 1,
+        source,
+    }
+}
+
+/// Runs `connecting`, or fails with a timeout after the connection's connect timeout.
+async fn within_connect_timeout<T>(
+    spec: &ConnectionSpec,
+    connecting: impl Future<Output = Result<T, DbError>>,
+) -> Result<T, DbError> {
+    tokio::time::timeout(spec.connect_timeout, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DbError::ConnectTimeout {
+                connection: spec.name.to_string(),
+                after: spec.connect_timeout,
+            })
+        })
+}
+
+/// How to open a connection to each engine, from a connection's spec.
+enum EngineOptions {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+    MySql(MySqlConnectOptions),
+}
+
+impl EngineOptions {
+    /// The options of `spec`'s URL. A SQLite file opened to write is created with its
+    /// directory, in WAL mode; opened `read_only`, it is neither created nor switched to WAL.
+    fn new(spec: &ConnectionSpec, read_only: bool) -> Result<Self, DbError> {
+        let url = spec.url.expose();
+        let connect_error = |source| connect_error(spec, source);
+        Ok(match spec.driver {
+            Driver::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
+                let options = if read_only {
+                    options.read_only(true).create_if_missing(false)
+                } else {
+                    let options = options
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal);
+                    let directory = options
+                        .get_filename()
+                        .parent()
+                        .map(std::path::Path::to_path_buf);
+                    if let Some(directory) =
+                        directory.filter(|directory| !directory.as_os_str().is_empty())
+                    {
+                        std::fs::create_dir_all(&directory).map_err(|source| {
+                            DbError::SqliteDirectory {
+                                path: options.get_filename().display().to_string(),
+                                source,
+                            }
+                        })?;
+                    }
+                    options
+                };
+                Self::Sqlite(quiet(
+                    options
+                        .busy_timeout(Duration::from_secs(5))
+                        .foreign_keys(true),
+                ))
+            }
+            Driver::Postgres => {
+                let mut options = PgConnectOptions::from_str(url)
+                    .map_err(connect_error)?
+                    .application_name("pipewright");
+                if let Some(tls) = spec.tls {
+                    options = options.ssl_mode(postgres_tls(tls));
+                }
+                Self::Postgres(quiet(options))
+            }
+            Driver::MySql => {
+                let mut options = MySqlConnectOptions::from_str(&mysql_url(url))
+                    .map_err(connect_error)?
+                    .charset("utf8mb4")
+                    .timezone(Some("+00:00".to_owned()));
+                if let Some(tls) = spec.tls {
+                    options = options.ssl_mode(mysql_tls(tls));
+                }
+                Self::MySql(quiet(options))
+            }
+        })
+    }
+
+    /// Opens and closes one connection, so that an unreachable server or a wrong password is
+    /// reported at once (a pool would keep retrying until its acquire timeout).
+    async fn check(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(options) => check_connection(options).await,
+            Self::Postgres(options) => check_connection(options).await,
+            Self::MySql(options) => check_connection(options).await,
+        }
+    }
+
+    /// Opens one connection, runs `SELECT 1` and closes it.
+    async fn ping(&self) -> Result<(), sqlx::Error> {
+        use sqlx::ConnectOptions as _;
+        match self {
+            Self::Sqlite(options) => {
+                let mut connection = options.connect().await?;
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                connection.close().await
+            }
+            Self::Postgres(options) => {
+                let mut connection = options.connect().await?;
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                connection.close().await
+            }
+            Self::MySql(options) => {
+                let mut connection = options.connect().await?;
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                connection.close().await
+            }
+        }
+    }
+}
 
 impl Database {
     /// Opens a pool of at most `max_connections` and checks that one connection works.
@@ -166,94 +288,47 @@ impl Database {
         max_connections: u32,
         read_only: bool,
     ) -> Result<Self, DbError> {
-        let url = spec.url.expose();
-        let connect_error = |source| DbError::Connect {
-            connection: spec.name.to_string(),
-            url: spec.url.redacted(),
-            attempts: 1,
-            source,
-        };
         let connecting = async {
-            match spec.driver {
-                Driver::Sqlite => {
-                    let options = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
-                    let options = if read_only {
-                        options.read_only(true).create_if_missing(false)
-                    } else {
-                        let options = options
-                            .create_if_missing(true)
-                            .journal_mode(SqliteJournalMode::Wal);
-                        let directory = options
-                            .get_filename()
-                            .parent()
-                            .map(std::path::Path::to_path_buf);
-                        if let Some(directory) =
-                            directory.filter(|directory| !directory.as_os_str().is_empty())
-                        {
-                            std::fs::create_dir_all(&directory).map_err(|source| {
-                                DbError::SqliteDirectory {
-                                    path: options.get_filename().display().to_string(),
-                                    source,
-                                }
-                            })?;
-                        }
-                        options
-                    };
-                    let options = options
-                        .busy_timeout(Duration::from_secs(5))
-                        .foreign_keys(true);
-                    let options = quiet(options);
-                    check_connection(&options).await.map_err(connect_error)?;
-                    Ok(Self::Sqlite(
-                        SqlitePoolOptions::new()
-                            .max_connections(max_connections)
-                            .acquire_timeout(spec.acquire_timeout)
-                            .connect_lazy_with(options),
-                    ))
-                }
-                Driver::Postgres => {
-                    let mut options = PgConnectOptions::from_str(url)
-                        .map_err(connect_error)?
-                        .application_name("pipewright");
-                    if let Some(tls) = spec.tls {
-                        options = options.ssl_mode(postgres_tls(tls));
-                    }
-                    let options = quiet(options);
-                    check_connection(&options).await.map_err(connect_error)?;
-                    Ok(Self::Postgres(
-                        PgPoolOptions::new()
-                            .max_connections(max_connections)
-                            .acquire_timeout(spec.acquire_timeout)
-                            .connect_lazy_with(options),
-                    ))
-                }
-                Driver::MySql => {
-                    let mut options = MySqlConnectOptions::from_str(&mysql_url(url))
-                        .map_err(connect_error)?
-                        .charset("utf8mb4")
-                        .timezone(Some("+00:00".to_owned()));
-                    if let Some(tls) = spec.tls {
-                        options = options.ssl_mode(mysql_tls(tls));
-                    }
-                    let options = quiet(options);
-                    check_connection(&options).await.map_err(connect_error)?;
-                    Ok(Self::MySql(
-                        MySqlPoolOptions::new()
-                            .max_connections(max_connections)
-                            .acquire_timeout(spec.acquire_timeout)
-                            .connect_lazy_with(options),
-                    ))
-                }
-            }
-        };
-        tokio::time::timeout(spec.connect_timeout, connecting)
-            .await
-            .unwrap_or_else(|_| {
-                Err(DbError::ConnectTimeout {
-                    connection: spec.name.to_string(),
-                    after: spec.connect_timeout,
-                })
+            let options = EngineOptions::new(spec, read_only)?;
+            options
+                .check()
+                .await
+                .map_err(|source| connect_error(spec, source))?;
+            Ok(match options {
+                EngineOptions::Sqlite(options) => Self::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_lazy_with(options),
+                ),
+                EngineOptions::Postgres(options) => Self::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_lazy_with(options),
+                ),
+                EngineOptions::MySql(options) => Self::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(spec.acquire_timeout)
+                        .connect_lazy_with(options),
+                ),
             })
+        };
+        within_connect_timeout(spec, connecting).await
+    }
+
+    /// Opens a new connection outside any pool, runs `SELECT 1` on it and closes it: what a
+    /// client pays to start talking to the database (the `connect` benchmark). Not retried.
+    pub async fn probe(spec: &ConnectionSpec) -> Result<(), DbError> {
+        within_connect_timeout(spec, async {
+            let options = EngineOptions::new(spec, false)?;
+            options
+                .ping()
+                .await
+                .map_err(|source| connect_error(spec, source))
+        })
+        .await
     }
 
     pub fn driver(&self) -> Driver {

@@ -216,10 +216,15 @@ pub struct RawStep {
 
     /// `bench`: what to measure.
     pub workload: Option<Spanned<RawWorkload>>,
-    /// `bench`: a baseline JSON file to compare with, relative to the manifest.
+    /// `bench`: the baseline JSON file to compare with (and that `--update-baseline`
+    /// writes), relative to the manifest. Several steps may share one file.
     pub baseline: Option<Spanned<String>>,
-    /// `bench`: how much worse than the baseline a metric may be, in percent.
+    /// `bench`: how much worse than the baseline a gated metric may be, in percent
+    /// (default 20).
     pub tolerance: Option<Spanned<f64>>,
+    /// `bench`: tolerances of single metrics, in percent, by metric name
+    /// (`{ query_p99_ms = 50 }`); a metric named here is gated even if it is not by default.
+    pub tolerances: Option<IndexMap<String, Spanned<f64>>>,
 }
 
 /// A table or query on a connection: the other side of a comparison.
@@ -429,14 +434,44 @@ pub struct RawWorkload {
     /// `connect`, `insert` or `query`.
     #[schemars(required)]
     pub kind: Option<Spanned<String>>,
-    /// `insert`: how many rows.
+    /// `insert`: how many rows each iteration inserts (default 1000).
+    #[schemars(range(min = 1))]
     pub rows: Option<Spanned<u64>>,
-    /// `insert`: `row`, `transaction`, `batch`, `bulk`.
+    /// `insert`: `row`, `transaction`, `batch`, `bulk` (default: all four).
     pub methods: Option<Vec<Spanned<String>>>,
-    /// `query`: the statement to time. Never interpolated.
+    /// `insert`: the scratch table, created and dropped by the step (default
+    /// `pipewright_bench_<step id>`). A table named here must not exist.
+    pub table: Option<Spanned<String>>,
+    /// `insert`: the scratch table's columns, name to type in the connection's SQL; the first
+    /// is the primary key (default: the daily-bars shape of SEED.md).
+    pub columns: Option<Spanned<IndexMap<String, Spanned<String>>>>,
+    /// `insert`: rows per statement of the `batch` method (default 100).
+    #[schemars(range(min = 1))]
+    pub batch_rows: Option<Spanned<u32>>,
+    /// `query`: the statement to time. Parameters are `?` on every engine (pipewright numbers
+    /// them for PostgreSQL), or PostgreSQL's own `$1`. Never interpolated.
     pub sql: Option<Spanned<String>>,
-    /// Measured repetitions.
+    /// `query`: parameters, used in turn: a value per execution, or an array of values for a
+    /// statement with several placeholders.
+    pub params: Option<Spanned<Vec<serde_json::Value>>>,
+    /// `query`: integer parameters from `from` to `to`, used in turn.
+    pub params_range: Option<Spanned<RawParamsRange>>,
+    /// `query`: client tasks running the statement at once, each on its own connection
+    /// (default 1).
+    #[schemars(range(min = 1, max = 64))]
+    pub clients: Option<Spanned<u32>>,
+    /// Measured repetitions (default: connect 10, insert 3, query 100).
+    #[schemars(range(min = 1))]
     pub iterations: Option<Spanned<u32>>,
-    /// Unmeasured repetitions first.
+    /// Unmeasured repetitions first (default: connect 1, insert 1, query 10).
     pub warmup: Option<Spanned<u32>>,
+}
+
+/// Integer parameters of a `query` workload, from `from` to `to` inclusive.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RawParamsRange {
+    #[schemars(required)]
+    pub from: Option<i64>,
+    #[schemars(required)]
+    pub to: Option<i64>,
 }

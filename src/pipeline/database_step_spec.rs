@@ -1,6 +1,4 @@
-//! Validated forms of the step kinds that work on databases. Their engines arrive with their
-//! own issues; until then the analyzer checks their keys, connections and paths, and `run`
-//! refuses them with a clear error.
+//! Validated forms of the `sql` and `migrate` steps.
 
 use std::path::PathBuf;
 
@@ -67,12 +65,4 @@ impl MigrateSpec {
             lock_timeout: self.lock_timeout,
         }
     }
-}
-
-/// A `bench` step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BenchSpec {
-    pub connection: ConnectionName,
-    pub workload: String,
-    pub baseline: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! The validated pipeline model: what the analyzer produces and everything after it uses.
 
+mod bench_spec;
 mod command_spec;
 mod connection_spec;
 mod database_step_spec;
@@ -12,9 +13,12 @@ mod step_spec;
 mod transform_spec;
 mod validate_spec;
 
+pub use bench_spec::{
+    BenchSpec, Better, InsertMethod, InsertWorkload, MetricDef, QueryWorkload, Tolerance, Workload,
+};
 pub use command_spec::{CommandProgram, CommandSpec};
 pub use connection_spec::{ConnectionName, ConnectionSpec, ConnectionUrl};
-pub use database_step_spec::{BenchSpec, MigrateSpec, SqlSource, SqlSpec};
+pub use database_step_spec::{MigrateSpec, SqlSource, SqlSpec};
 pub use driver::Driver;
 pub use pipeline::{LoggingSpec, MonitoringSpec, Pipeline};
 pub use step_id::StepId;

@@ -79,14 +79,6 @@ impl StepKind {
         }
     }
 
-    /// Whether `run` can execute steps of this kind in this version.
-    pub fn is_implemented(self) -> bool {
-        matches!(
-            self,
-            Self::Command | Self::Sql | Self::Migrate | Self::Transform | Self::Validate
-        )
-    }
-
     fn description(self) -> &'static str {
         match self {
             Self::Command => "Run a program (`run`, no shell) or a shell script (`shell`).",

@@ -2,6 +2,7 @@
 
 mod atomic_file;
 mod bars_reporter;
+mod bench_table;
 pub mod console;
 mod junit;
 mod lines_reporter;
@@ -11,6 +12,7 @@ pub mod step_lines;
 
 pub use atomic_file::write_atomically;
 pub use bars_reporter::BarsReporter;
+pub use bench_table::{bench_reports, render_bench_markdown, render_bench_text};
 pub use junit::render_junit;
 pub use lines_reporter::LinesReporter;
 pub use reporter::{Reporter, SilentReporter};

@@ -117,6 +117,8 @@ pub enum FailureKind {
     Step,
     /// Another process held the migration lock past the lock timeout.
     LockTimeout,
+    /// A `bench` step measured a metric worse than its baseline beyond the tolerance.
+    Regression,
 }
 
 /// Everything known about a finished step.

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub keep_going: bool,
     /// Continue interrupted transforms from their checkpoints.
     pub resume: bool,
+    /// `bench` steps write their baselines instead of comparing with them.
+    pub update_baseline: bool,
 }
 
 /// What a finished run amounts to.
@@ -166,6 +168,7 @@ impl Scheduler {
                             connections: Arc::clone(&self.connections),
                             pipeline: Arc::from(self.pipeline.name.as_str()),
                             resume: self.options.resume,
+                            update_baseline: self.options.update_baseline,
                         },
                     )
                     .instrument(span),
@@ -343,6 +346,12 @@ fn step_connection_needs(pipeline: &Pipeline) -> HashMap<crate::pipeline::Connec
                         let entry = step_needs.entry(name).or_default();
                         *entry = (*entry).max(need);
                     }
+                }
+            }
+            // Each client of a query benchmark runs on a connection of its own.
+            crate::pipeline::StepAction::Bench(bench) => {
+                if let crate::pipeline::Workload::Query(query) = &bench.workload {
+                    step_needs.insert(&bench.connection, query.clients);
                 }
             }
             _ => {}

@@ -5,8 +5,8 @@ use std::pin::Pin;
 
 use crate::pipeline::{StepAction, StepSpec};
 use crate::steps::{
-    StepContext, StepError, StepOutput, run_command, run_migrate, run_sql, run_transform,
-    run_validate,
+    StepContext, StepError, StepOutput, run_bench, run_command, run_migrate, run_sql,
+    run_transform, run_validate,
 };
 
 /// A boxed step future, so executors can be trait objects.
@@ -36,6 +36,6 @@ pub async fn execute(step: &StepSpec, context: &StepContext) -> Result<StepOutpu
         StepAction::Migrate(migrate) => run_migrate(migrate, context).await,
         StepAction::Transform(transform) => run_transform(transform, context).await,
         StepAction::Validate(validate) => run_validate(validate, context).await,
-        StepAction::Bench(_) => Err(StepError::NotImplemented { kind: step.kind() }),
+        StepAction::Bench(bench) => run_bench(bench, context).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The engines that execute steps, one per kind.
 
+mod bench_step;
 mod command_step;
 mod execute;
 mod migrate_step;
@@ -9,6 +10,7 @@ mod step_error;
 mod transform_step;
 mod validate_step;
 
+pub use bench_step::{format_metric, run_bench};
 pub use command_step::{TERMINATION_GRACE, kill_running_commands, run_command};
 pub use execute::{Engines, StepExecutor, StepFuture, execute};
 pub use migrate_step::run_migrate;

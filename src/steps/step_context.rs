@@ -24,6 +24,8 @@ pub struct StepContext {
     pub pipeline: Arc<str>,
     /// `run --resume`: continue interrupted copies from their checkpoints.
     pub resume: bool,
+    /// `--update-baseline`: `bench` steps write their baselines instead of comparing.
+    pub update_baseline: bool,
 }
 
 impl StepContext {

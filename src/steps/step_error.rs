@@ -4,18 +4,12 @@ use std::time::Duration;
 
 use crate::db::DbError;
 use crate::migrate::MigrateError;
-use crate::pipeline::StepKind;
 use crate::run::FailureKind;
 use crate::values::HumanDuration;
 
 /// A failed attempt at a step.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    #[error(
-        "`{kind}` steps are not implemented in this version of pipewright; `check` and `plan` accept them, `run` cannot execute them yet"
-    )]
-    NotImplemented { kind: StepKind },
-
     #[error("cannot start `{program}`")]
     Spawn {
         program: String,
@@ -78,8 +72,38 @@ pub enum StepError {
         output_tail: Vec<String>,
     },
 
+    #[error("{}", regression_message(.regressions))]
+    Regression {
+        /// `metric: baseline -> now (+x% > tolerance y%)`, for each regressed metric.
+        regressions: Vec<String>,
+        details: Option<serde_json::Value>,
+        output_tail: Vec<String>,
+    },
+
+    #[error("cannot write {path}")]
+    WriteFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Bench(String),
+
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
+}
+
+fn regression_message(regressions: &[String]) -> String {
+    format!(
+        "{} worse than the baseline beyond its tolerance: {}; if the change is intended, record it with `pipewright bench --update-baseline`",
+        if regressions.len() == 1 {
+            "1 metric is".to_owned()
+        } else {
+            format!("{} metrics are", regressions.len())
+        },
+        regressions.join("; ")
+    )
 }
 
 /// The transform's error with its causes, then what to do about it.
@@ -105,6 +129,7 @@ impl StepError {
     pub fn failure_kind(&self) -> FailureKind {
         match self {
             Self::Migrate(error) if error.is_lock_timeout() => FailureKind::LockTimeout,
+            Self::Regression { .. } => FailureKind::Regression,
             _ => FailureKind::Step,
         }
     }
@@ -128,7 +153,9 @@ impl StepError {
     /// What the step did before it failed, when its kind reports it.
     pub fn details(&self) -> Option<serde_json::Value> {
         match self {
-            Self::Transform { details, .. } | Self::ChecksFailed { details, .. } => details.clone(),
+            Self::Transform { details, .. }
+            | Self::ChecksFailed { details, .. }
+            | Self::Regression { details, .. } => details.clone(),
             _ => None,
         }
     }
@@ -139,6 +166,7 @@ impl StepError {
             Self::Exited { output_tail, .. }
             | Self::TimedOut { output_tail, .. }
             | Self::ChecksFailed { output_tail, .. }
+            | Self::Regression { output_tail, .. }
             | Self::Cancelled { output_tail } => output_tail,
             _ => &[],
         }

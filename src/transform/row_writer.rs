@@ -186,10 +186,11 @@ fn insert_sql(driver: Driver, target: &WriteTarget<'_>, rows: usize) -> String {
     sql
 }
 
-type MySqlQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+pub(crate) type MySqlQuery<'q> = sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>;
+pub(crate) type SqliteQuery<'q> =
+    sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-fn bind_mysql<'q>(query: MySqlQuery<'q>, value: &Value) -> MySqlQuery<'q> {
+pub(crate) fn bind_mysql<'q>(query: MySqlQuery<'q>, value: &Value) -> MySqlQuery<'q> {
     match value {
         Value::Null => query.bind(None::<String>),
         Value::Bool(flag) => query.bind(*flag),
@@ -210,7 +211,7 @@ fn bind_mysql<'q>(query: MySqlQuery<'q>, value: &Value) -> MySqlQuery<'q> {
     }
 }
 
-fn bind_sqlite<'q>(query: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
+pub(crate) fn bind_sqlite<'q>(query: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
     match value {
         Value::Null => query.bind(None::<String>),
         Value::Bool(flag) => query.bind(i64::from(*flag)),

@@ -3,6 +3,7 @@
 // Test helpers are `pub` for the modules of this binary, which is all a test crate has.
 #![allow(unreachable_pub)]
 
+mod bench_steps;
 mod common;
 mod logging;
 mod manifest_errors;

@@ -329,27 +329,6 @@ fn selection_runs_only_the_selected_steps() {
 }
 
 #[test]
-fn unimplemented_kinds_stop_the_run_before_anything_runs() {
-    let outcome = Pipewright::new()
-        .manifest(&format!(
-            "{}{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.q]\nkind = \"bench\"\nconnection = \"db\"\nworkload = {{ kind = \"connect\" }}\n",
-            header("pending", 1),
-            command_step("first", "touch first.ran", "")
-        ))
-        .args(["run", "pipeline.toml"])
-        .run();
-    outcome.assert_code(2);
-    assert!(!outcome.exists("first.ran"));
-    assert!(
-        outcome
-            .stderr
-            .contains("cannot run these steps yet: `q` (bench)"),
-        "{}",
-        outcome.stderr
-    );
-}
-
-#[test]
 fn quiet_runs_print_nothing_but_errors() {
     let outcome = Pipewright::new()
         .manifest(&format!(
