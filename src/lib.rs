@@ -12,6 +12,7 @@ pub mod db;
 pub mod error_chain;
 pub mod exit_code;
 pub mod graph;
+pub mod lock_file;
 pub mod logging;
 pub mod manifest;
 pub mod migrate;

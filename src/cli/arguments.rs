@@ -43,6 +43,9 @@ pub struct Arguments {
 pub enum Command {
     /// Validate a manifest without touching any database.
     Check(CheckArgs),
+    /// Write `pipewright.lock` next to the manifest: the checksums of its steps and of every
+    /// file they read (migrations, SQL files, baselines), for `check --locked`.
+    Lock(LockArgs),
     /// Show what a run would do: order, steps that run together, skipped steps and why.
     Plan(PlanArgs),
     /// Print the step graph as text, Mermaid or DOT.
@@ -344,6 +347,17 @@ pub struct SelectionArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
+
+    /// Also fail when `pipewright.lock` (next to the manifest) is missing or stale: a step,
+    /// a migration file, an SQL file or a baseline changed since `pipewright lock`.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
 }
 
 /// How `plan` prints.
@@ -395,10 +409,22 @@ pub struct RunArgs {
     #[arg(long, short = 'k')]
     pub keep_going: bool,
 
-    /// Continue interrupted `append` and `upsert` transforms from their checkpoints instead
-    /// of refusing to start them again.
+    /// Resume the last run of this pipeline (from the monitoring store): skip the steps that
+    /// succeeded in it unchanged (same fingerprint) and run the failed, cancelled and
+    /// never-reached ones; continue interrupted `append` and `upsert` transforms from their
+    /// checkpoints instead of refusing to start them again.
     #[arg(long)]
     pub resume: bool,
+
+    /// Resume the run of this report (`--report` of an earlier run) instead of the last one
+    /// in the store. Implies `--resume`.
+    #[arg(long, value_name = "FILE")]
+    pub resume_from: Option<PathBuf>,
+
+    /// With `--resume`: run every step again (checkpoints of interrupted transforms are
+    /// still continued).
+    #[arg(long)]
+    pub rerun_all: bool,
 
     /// How progress is shown on stderr.
     #[arg(long, value_enum, default_value_t, env = "PIPEWRIGHT_PROGRESS")]
@@ -411,6 +437,12 @@ pub struct RunArgs {
     /// Write a `JUnit` XML report (one test case per step) to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// GitHub workflow commands on stdout: a group per step and an annotation at the
+    /// manifest line of each failing step or check (default: `github` when
+    /// `GITHUB_ACTIONS=true`). The run's Markdown summary goes to `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, value_name = "FORMAT", value_parser = ["github", "none"])]
+    pub annotations: Option<String>,
 
     /// `bench` steps write what they measured into their baseline files instead of
     /// comparing with them (a regression does not fail the step).

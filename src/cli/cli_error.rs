@@ -23,6 +23,13 @@ pub enum CliError {
         source: std::io::Error,
     },
 
+    #[error("cannot read `{path}`")]
+    ReadFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 
@@ -33,7 +40,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::Manifest(_) | Self::Usage(_) => ExitCode::Invalid,
+            Self::Manifest(_) | Self::Usage(_) | Self::ReadFile { .. } => ExitCode::Invalid,
             Self::WriteFile { .. } | Self::Runtime(_) | Self::Store(_) => ExitCode::Internal,
         }
     }

@@ -60,7 +60,11 @@ fn run() -> std::process::ExitCode {
     }
 
     let result = match &arguments.command {
-        Command::Check(check) => load_manifest(&check.manifest).map(|loaded| {
+        Command::Lock(lock) => lock_command(lock),
+        Command::Check(check) => load_manifest(&check.manifest).and_then(|loaded| {
+            if check.locked {
+                check_lock(&loaded.pipeline)?;
+            }
             let connections = loaded.pipeline.connections.len();
             print_stdout(&format!(
                 "{}: ok (pipeline `{}`, {} {}, {connections} {})\n",
@@ -78,7 +82,7 @@ fn run() -> std::process::ExitCode {
                     "connections"
                 }
             ));
-            ExitCode::Success
+            Ok(ExitCode::Success)
         }),
         Command::Plan(plan) => plan_command(plan),
         Command::Graph(graph) => graph_command(graph),
@@ -143,4 +147,56 @@ fn graph_command(arguments: &GraphArgs) -> Result<ExitCode, CliError> {
         arguments.format,
     ));
     Ok(ExitCode::Success)
+}
+
+/// `pipewright lock`: writes `pipewright.lock` next to the manifest.
+fn lock_command(arguments: &crate::cli::arguments::LockArgs) -> Result<ExitCode, CliError> {
+    let loaded = load_manifest(&arguments.manifest)?;
+    let lock = crate::lock_file::LockFile::of(&loaded.pipeline);
+    let path = crate::lock_file::LockFile::path_for(&loaded.pipeline);
+    crate::report::write_atomically(&path, lock.to_toml().as_bytes()).map_err(|source| {
+        CliError::WriteFile {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
+    print_stdout(&format!(
+        "{}: locked {} steps and {} files\n",
+        path.display(),
+        lock.steps.len(),
+        lock.files.len()
+    ));
+    Ok(ExitCode::Success)
+}
+
+/// `check --locked`: the lock file exists and matches the pipeline as it is on disk.
+fn check_lock(pipeline: &crate::pipeline::Pipeline) -> Result<(), CliError> {
+    let path = crate::lock_file::LockFile::path_for(pipeline);
+    let locked = crate::lock_file::LockFile::read(&path)
+        .map_err(CliError::Usage)?
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "`{}` does not exist: run `pipewright lock` and commit it",
+                path.display()
+            ))
+        })?;
+    let changes = crate::lock_file::LockFile::of(pipeline).changes_since(&locked);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|change| format!("  - {}", change.describe()))
+        .collect();
+    Err(CliError::Usage(format!(
+        "`{}` is stale: {} {} since it was written:\n{}\nreview the changes, then run `pipewright lock` and commit the lock file",
+        path.display(),
+        changes.len(),
+        if changes.len() == 1 {
+            "change"
+        } else {
+            "changes"
+        },
+        lines.join("\n")
+    )))
 }

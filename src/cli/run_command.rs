@@ -66,11 +66,27 @@ fn run_pipeline(
     let jobs = arguments
         .jobs
         .map_or(loaded.pipeline.concurrency, |jobs| jobs as usize);
-    let plan = Plan::new(&loaded.pipeline, &loaded.graph, &selection, jobs)
-        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let state = state_dir(
+        &loaded.pipeline.base_dir,
+        arguments.state.state_dir.as_deref(),
+    );
+    let resume = arguments.resume || arguments.resume_from.is_some();
+    let previous = if resume && !arguments.rerun_all {
+        previous_run(arguments, &loaded.pipeline, &state)?
+    } else {
+        None
+    };
+    let plan = Plan::resuming(
+        &loaded.pipeline,
+        &loaded.graph,
+        &selection,
+        jobs,
+        previous.as_ref(),
+    )
+    .map_err(|error| CliError::Usage(error.to_string()))?;
 
+    let graph = loaded.graph;
     let pipeline = Arc::new(loaded.pipeline);
-    let state = state_dir(&pipeline.base_dir, arguments.state.state_dir.as_deref());
     let store_target = StoreTarget::for_pipeline(&pipeline, &state);
     // The sink is there before the first log record, so that none is lost.
     let pending_writer = PendingWriter::install(Arc::new(SpillFile::new(
@@ -97,15 +113,20 @@ fn run_pipeline(
     let run_id = RunId::new();
     let mut recorder = RunRecorder::new(&pipeline, &plan);
     let mut store_reporter = StoreReporter::new(&pipeline, &plan, run_id);
+    let github = crate::report::github_wanted(arguments.annotations.as_deref());
     let mut display: Box<dyn Reporter> = match console.progress {
         ProgressMode::Bars => Box::new(BarsReporter::new(console.color, verbose > 0)),
+        ProgressMode::Plain if github => {
+            Box::new(LinesReporter::new(console.color, verbose > 0).without_step_output())
+        }
         ProgressMode::Plain => Box::new(LinesReporter::new(console.color, verbose > 0)),
         ProgressMode::None => Box::new(SilentReporter),
     };
+    let mut annotations = github.then(|| crate::report::GithubReporter::new(Arc::clone(&pipeline)));
     let options = RunOptions {
         jobs,
         keep_going: arguments.keep_going,
-        resume: arguments.resume,
+        resume,
         update_baseline: arguments.update_baseline,
     };
     let span = tracing::info_span!("run", run_id = %run_id, pipeline = %pipeline.name);
@@ -122,6 +143,9 @@ fn run_pipeline(
             let reporting = async {
                 while let Some(event) = receiver.recv().await {
                     display.report(&event);
+                    if let Some(annotations) = &mut annotations {
+                        annotations.report(&event);
+                    }
                     recorder.report(&event);
                     store_reporter.report(&event);
                 }
@@ -142,12 +166,16 @@ fn run_pipeline(
         .instrument(span),
     );
     drop(display);
+    drop(annotations);
 
     let record = recorder.into_record();
     if console.progress == ProgressMode::None {
         print_failures(&record, console);
     }
     finish_benchmarks(&record, &state, &pipeline.name, arguments, quiet)?;
+    if github {
+        append_step_summary(&record, &graph);
+    }
     write_reports(arguments, &record)?;
     let failures: Vec<crate::run::FailureKind> = record
         .steps
@@ -194,6 +222,61 @@ async fn start_store_writer(
         }
     }
     pending.start(store)
+}
+
+/// The run `--resume` continues: the report of `--resume-from`, or the last run of the
+/// pipeline in its monitoring store. `None` (every step runs) when the store has no run of it.
+fn previous_run(
+    arguments: &RunArgs,
+    pipeline: &crate::pipeline::Pipeline,
+    state: &Path,
+) -> Result<Option<crate::plan::PreviousRun>, CliError> {
+    if let Some(path) = &arguments.resume_from {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let report: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+            CliError::Usage(format!("`{}` is not a run report: {error}", path.display()))
+        })?;
+        if report["pipeline"].as_str() != Some(pipeline.name.as_str()) {
+            return Err(CliError::Usage(format!(
+                "`{}` is a report of pipeline `{}`, not `{}`",
+                path.display(),
+                report["pipeline"].as_str().unwrap_or("?"),
+                pipeline.name
+            )));
+        }
+        return crate::plan::PreviousRun::from_report(&report)
+            .map(Some)
+            .map_err(|message| CliError::Usage(format!("`{}`: {message}", path.display())));
+    }
+    let target = StoreTarget::for_pipeline(pipeline, state);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let previous = runtime
+        .block_on(async {
+            let Some(store) = Store::open_for_reading(&target).await? else {
+                return Ok(None);
+            };
+            let previous = store.last_run(&pipeline.name).await;
+            store.database().close().await;
+            previous
+        })
+        .map_err(|error| CliError::Store(Box::new(error)))?;
+    if previous.is_none() {
+        write_stderr(
+            format!(
+                "no earlier run of `{}` in {}: every step runs\n",
+                pipeline.name,
+                target.describe()
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(previous)
 }
 
 /// The `bench` steps with their ancestors (`+step`), unless `--select` names steps itself;
@@ -319,6 +402,25 @@ fn finish_benchmarks(
         })?;
     }
     Ok(())
+}
+
+/// Appends the run's Markdown summary to `$GITHUB_STEP_SUMMARY`, when the runner set it.
+fn append_step_summary(record: &RunRecord, graph: &crate::graph::StepGraph) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let summary = crate::report::render_step_summary(record, graph);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, summary.as_bytes()));
+    if let Err(error) = written {
+        tracing::warn!(
+            "cannot append the run summary to `{}`: {error}",
+            std::path::Path::new(&path).display()
+        );
+    }
 }
 
 /// A pipeline's name as a file name: letters, digits, `-` and `_`, the rest as `_`.

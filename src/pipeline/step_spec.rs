@@ -1,6 +1,6 @@
 //! A validated step: its id, kind, dependencies, policies and action.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::Span;
 use crate::pipeline::{
-    BenchSpec, CommandSpec, MigrateSpec, SqlSpec, StepId, StepKind, TransformSpec, ValidateSpec,
+    BenchSpec, CommandSpec, MigrateSpec, SqlSource, SqlSpec, StepId, StepKind, TransformSpec,
+    ValidateSpec,
 };
 use crate::values::RetryPolicy;
 
@@ -60,19 +61,78 @@ impl StepSpec {
         self.action.kind()
     }
 
-    /// A digest of the step's resolved definition: it changes when anything that decides what
-    /// the step does changes, and not with the layout of the manifest, its description, or the
+    /// A digest of the step's resolved definition and of the content of the files it reads
+    /// ([`read_files`](Self::read_files)): it changes when anything that decides what the
+    /// step does changes, and not with the layout of the manifest, its description, or the
     /// directory the repository is checked out in (paths count relative to `base_dir`, the
     /// manifest's directory).
     pub fn fingerprint(&self, base_dir: &Path) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.definition(base_dir).as_bytes());
+        for path in self.read_files() {
+            hasher.update(b"\0");
+            hasher.update(display_relative(&path, base_dir).as_bytes());
+            hasher.update(b"\0");
+            match std::fs::read(&path) {
+                Ok(content) => hasher.update(Sha256::digest(&content)),
+                Err(_) => hasher.update(b"(missing)"),
+            }
+        }
+        format!("sha256:{}", crate::values::hex(&hasher.finalize()))
+    }
+
+    /// A digest of the step's resolved definition alone, not of the files it reads.
+    pub fn definition_digest(&self, base_dir: &Path) -> String {
+        let digest = Sha256::digest(self.definition(base_dir).as_bytes());
+        format!("sha256:{}", crate::values::hex(&digest))
+    }
+
+    /// The resolved definition as JSON, without the description, paths relative to
+    /// `base_dir`.
+    fn definition(&self, base_dir: &Path) -> String {
         let mut definition = serde_json::to_value(self).expect("a step definition serializes");
         if let Some(object) = definition.as_object_mut() {
             object.remove("description");
         }
         relativize_paths(&mut definition, &base_dir.display().to_string());
-        let digest = Sha256::digest(definition.to_string().as_bytes());
-        format!("sha256:{}", crate::values::hex(&digest))
+        definition.to_string()
     }
+
+    /// The files the step reads besides the manifest, in a stable order: an `sql` step's
+    /// `file`, every `.sql` file of a `migrate` step's `dir`, a `bench` step's `baseline`.
+    pub fn read_files(&self) -> Vec<PathBuf> {
+        match &self.action {
+            StepAction::Sql(sql) => match &sql.source {
+                SqlSource::File(path) => vec![path.clone()],
+                SqlSource::Inline(_) => Vec::new(),
+            },
+            StepAction::Migrate(migrate) => {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&migrate.dir)
+                    .map(|entries| {
+                        entries
+                            .filter_map(Result::ok)
+                            .map(|entry| entry.path())
+                            .filter(|path| {
+                                path.is_file()
+                                    && path.extension().is_some_and(|extension| extension == "sql")
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                files.sort();
+                files
+            }
+            StepAction::Bench(bench) => bench.baseline.iter().cloned().collect(),
+            StepAction::Command(_) | StepAction::Transform(_) | StepAction::Validate(_) => {
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// `path` relative to `base` (`./sql/a.sql`), or as it is when it is elsewhere.
+pub fn display_relative(path: &Path, base: &Path) -> String {
+    relative_path(path, base).unwrap_or_else(|| path.display().to_string())
 }
 
 /// The keys whose values are paths the analyzer resolved against the manifest's directory:

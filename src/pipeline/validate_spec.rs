@@ -74,6 +74,9 @@ pub struct CheckSpec {
     pub max_failing_ratio: Option<f64>,
     /// Failing rows kept as samples in the run report (default 5).
     pub samples: u64,
+    /// Where the check is written in the manifest, for CI annotations.
+    #[serde(skip)]
+    pub span: crate::manifest::Span,
 }
 
 /// Another table (or query) on any connection.

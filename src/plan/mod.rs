@@ -2,7 +2,9 @@
 
 #[allow(clippy::module_inception)]
 mod plan;
+mod previous_run;
 mod selector;
 
 pub use plan::{Decision, Plan, PlannedStep, Selection, SkipReason};
+pub use previous_run::{PreviousRun, PreviousStep};
 pub use selector::{Selector, SelectorError, SelectorTarget};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::graph::StepGraph;
 use crate::pipeline::{Pipeline, StepAction, StepId, StepKind};
-use crate::plan::{Selector, SelectorError};
+use crate::plan::{PreviousRun, Selector, SelectorError};
 
 /// Why a planned step will not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,6 +20,9 @@ pub enum SkipReason {
     NotSelected,
     /// `--exclude` matched the step.
     Excluded,
+    /// `run --resume`: it succeeded in the run being resumed, and neither its definition nor
+    /// the files it reads changed since (the same fingerprint), nor does a step before it run.
+    AlreadySucceeded,
 }
 
 impl SkipReason {
@@ -28,6 +31,9 @@ impl SkipReason {
             Self::Disabled => "disabled in the manifest (`enabled = false`)",
             Self::NotSelected => "not selected by `--select`",
             Self::Excluded => "excluded by `--exclude`",
+            Self::AlreadySucceeded => {
+                "succeeded in the run it resumes, unchanged (the same fingerprint)"
+            }
         }
     }
 }
@@ -61,6 +67,9 @@ pub struct PlannedStep {
     /// as written).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<Vec<String>>,
+    /// `run --resume`: why the step runs again, or is skipped, against the run it resumes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
 }
 
 impl PlannedStep {
@@ -74,6 +83,47 @@ impl PlannedStep {
 pub struct Selection {
     pub select: Vec<Selector>,
     pub exclude: Vec<Selector>,
+}
+
+/// Whether a step that would run is skipped by `run --resume`, and why it runs or not.
+fn resume_decision(
+    pipeline: &Pipeline,
+    graph: &StepGraph,
+    id: &StepId,
+    running: &HashMap<&StepId, usize>,
+    previous: &PreviousRun,
+) -> (bool, String) {
+    let run = previous.short_id();
+    if let Some(upstream) = graph
+        .dependencies(id)
+        .into_iter()
+        .find(|dependency| running.contains_key(dependency))
+    {
+        return (false, format!("runs again: `{upstream}` before it runs"));
+    }
+    let Some(before) = previous.steps.get(id.as_str()) else {
+        return (false, format!("runs: not reached in run {run}"));
+    };
+    if before.status == "skipped" && !before.reused {
+        return (false, format!("runs: skipped in run {run}"));
+    }
+    if !before.succeeded() {
+        return (
+            false,
+            format!(
+                "runs again: {} in run {run}",
+                before.status.replace('_', " ")
+            ),
+        );
+    }
+    let step = pipeline.step(id);
+    if step.fingerprint(&pipeline.base_dir) != before.fingerprint {
+        return (
+            false,
+            format!("runs again: its definition or a file it reads changed since run {run}"),
+        );
+    }
+    (true, format!("skipped: succeeded in run {run}, unchanged"))
 }
 
 /// The plan of a run.
@@ -94,6 +144,18 @@ impl Plan {
         graph: &StepGraph,
         selection: &Selection,
         concurrency: usize,
+    ) -> Result<Self, SelectorError> {
+        Self::resuming(pipeline, graph, selection, concurrency, None)
+    }
+
+    /// The plan of `run --resume`: like [`new`](Self::new), and a step that succeeded in
+    /// `previous` with the same fingerprint is skipped, unless a step it depends on runs.
+    pub fn resuming(
+        pipeline: &Pipeline,
+        graph: &StepGraph,
+        selection: &Selection,
+        concurrency: usize,
+        previous: Option<&PreviousRun>,
     ) -> Result<Self, SelectorError> {
         let selected: Option<HashSet<StepId>> = if selection.select.is_empty() {
             None
@@ -124,6 +186,15 @@ impl Plan {
                 Some(SkipReason::Disabled)
             } else {
                 None
+            };
+            let mut resume = None;
+            let skip = match (skip, previous) {
+                (None, Some(previous)) => {
+                    let (reused, why) = resume_decision(pipeline, graph, id, &waves, previous);
+                    resume = Some(why);
+                    reused.then_some(SkipReason::AlreadySucceeded)
+                }
+                (skip, _) => skip,
             };
             let waits_for: Vec<StepId> = if skip.is_some() {
                 Vec::new()
@@ -182,6 +253,7 @@ impl Plan {
                 decision,
                 summary: step.action.summary(),
                 sql,
+                resume,
             });
         }
         Ok(Self {

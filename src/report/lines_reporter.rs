@@ -28,6 +28,8 @@ pub struct LinesReporter {
     color: bool,
     /// Also show steps the plan skips (not selected, disabled).
     verbose: bool,
+    /// Print the steps' output lines (GitHub Actions shows them grouped instead).
+    step_output: bool,
     progress: HashMap<(StepId, Option<String>), ProgressClock>,
     interval: Duration,
 }
@@ -37,9 +39,17 @@ impl LinesReporter {
         Self {
             color,
             verbose,
+            step_output: true,
             progress: HashMap::new(),
             interval: PROGRESS_INTERVAL,
         }
+    }
+
+    /// Leaves the steps' output lines to another reporter.
+    #[must_use]
+    pub fn without_step_output(mut self) -> Self {
+        self.step_output = false;
+        self
     }
 
     /// Prints progress at most once per `interval` (tests use a short one).
@@ -104,7 +114,9 @@ impl Reporter for LinesReporter {
                 }
             }
             RunEvent::StepOutput { id, line, .. } => {
-                Self::line(&step_lines::step_output(id, line, color));
+                if self.step_output {
+                    Self::line(&step_lines::step_output(id, line, color));
+                }
             }
             RunEvent::Cancelling => Self::line(&step_lines::cancelling(color)),
             RunEvent::RunFinished {

@@ -4,6 +4,7 @@ mod atomic_file;
 mod bars_reporter;
 mod bench_table;
 pub mod console;
+mod github;
 mod junit;
 mod lines_reporter;
 mod reporter;
@@ -13,6 +14,9 @@ pub mod step_lines;
 pub use atomic_file::write_atomically;
 pub use bars_reporter::BarsReporter;
 pub use bench_table::{bench_reports, render_bench_markdown, render_bench_text};
+pub use github::{
+    GithubReporter, annotation, escape_data, escape_property, github_wanted, render_step_summary,
+};
 pub use junit::render_junit;
 pub use lines_reporter::LinesReporter;
 pub use reporter::{Reporter, SilentReporter};

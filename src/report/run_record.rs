@@ -57,8 +57,11 @@ pub struct StepRecord {
     pub output_tail: Vec<String>,
     /// What the step did, in its kind's terms: a transform's tables (docs/transforms.md).
     pub details: Option<serde_json::Value>,
-    /// Digest of the step's resolved definition.
+    /// Digest of the step's resolved definition and of the files it reads.
     pub fingerprint: String,
+    /// `run --resume`: why the step ran again or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
 }
 
 impl RunRecord {
@@ -106,6 +109,7 @@ impl RunRecorder {
                 output_tail: Vec::new(),
                 details: None,
                 fingerprint: pipeline.step(&planned.id).fingerprint(&pipeline.base_dir),
+                resume: planned.resume.clone(),
             })
             .collect();
         let index = steps

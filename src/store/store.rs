@@ -168,6 +168,31 @@ impl Store {
             .collect())
     }
 
+    /// The last run of `pipeline` and how each of its steps ended, for `run --resume`; `None`
+    /// if the pipeline never ran.
+    pub async fn last_run(
+        &self,
+        pipeline: &str,
+    ) -> Result<Option<crate::plan::PreviousRun>, StoreError> {
+        let Some(run) = self
+            .recent_runs(1, Some(pipeline))
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = self
+            .database
+            .fetch_all(
+                "SELECT step_id, status, fingerprint, skip_reason FROM step_runs WHERE run_id = ?",
+                vec![run.run_id.clone().into()],
+            )
+            .await
+            .map_err(|source| self.read_error(source))?;
+        Ok(Some(crate::plan::PreviousRun::from_rows(run.run_id, rows)))
+    }
+
     /// The full id of the run whose id starts with `prefix`, if exactly one does.
     pub async fn find_run(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let pattern = format!("{}%", prefix.replace(['%', '_'], ""));

@@ -284,6 +284,7 @@ mod tests {
             max_failing_rows: 0,
             max_failing_ratio: None,
             samples: 5,
+            span: 0..0,
         };
         (
             ValidateSpec {

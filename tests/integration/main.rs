@@ -11,6 +11,7 @@ mod migrations;
 mod pipelines;
 mod plan_graph;
 mod reports;
+mod review;
 mod scheduler;
 mod schema;
 mod servers;

@@ -686,6 +686,7 @@ impl Analyzer<'_> {
             return None;
         }
         Some(CheckSpec {
+            span: check.span(),
             name: inner
                 .name
                 .as_ref()
