@@ -438,6 +438,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Write a self-contained HTML report to this file: a timeline of the steps, the graph,
+    /// every check, every benchmark against its baseline, the logs of failing steps.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// GitHub workflow commands on stdout: a group per step and an annotation at the
     /// manifest line of each failing step or check (default: `github` when
     /// `GITHUB_ACTIONS=true`). The run's Markdown summary goes to `$GITHUB_STEP_SUMMARY`.

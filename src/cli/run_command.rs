@@ -176,7 +176,7 @@ fn run_pipeline(
     if github {
         append_step_summary(&record, &graph);
     }
-    write_reports(arguments, &record)?;
+    write_reports(arguments, &record, &pipeline, &graph)?;
     let failures: Vec<crate::run::FailureKind> = record
         .steps
         .iter()
@@ -438,10 +438,23 @@ fn file_name_of(name: &str) -> String {
 
 /// Writes every requested report; if one cannot be written the others still are, and the
 /// first failure is returned.
-fn write_reports(arguments: &RunArgs, record: &RunRecord) -> Result<(), CliError> {
+fn write_reports(
+    arguments: &RunArgs,
+    record: &RunRecord,
+    pipeline: &crate::pipeline::Pipeline,
+    graph: &crate::graph::StepGraph,
+) -> Result<(), CliError> {
     let reports = [
         (arguments.report.as_deref(), record.to_json()),
         (arguments.junit.as_deref(), render_junit(record)),
+        (
+            arguments.html.as_deref(),
+            arguments
+                .html
+                .as_ref()
+                .map(|_| crate::report::render_html(record, pipeline, graph))
+                .unwrap_or_default(),
+        ),
     ];
     let mut first_error = None;
     for (path, contents) in reports {

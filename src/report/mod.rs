@@ -5,6 +5,7 @@ mod bars_reporter;
 mod bench_table;
 pub mod console;
 mod github;
+mod html_report;
 mod junit;
 mod lines_reporter;
 mod reporter;
@@ -17,6 +18,7 @@ pub use bench_table::{bench_reports, render_bench_markdown, render_bench_text};
 pub use github::{
     GithubReporter, annotation, escape_data, escape_property, github_wanted, render_step_summary,
 };
+pub use html_report::render_html;
 pub use junit::render_junit;
 pub use lines_reporter::LinesReporter;
 pub use reporter::{Reporter, SilentReporter};
