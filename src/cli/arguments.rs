@@ -43,6 +43,9 @@ pub struct Arguments {
 pub enum Command {
     /// Validate a manifest without touching any database.
     Check(CheckArgs),
+    /// Rewrite manifests in the canonical layout (comments kept), or with `--check` list the
+    /// files that would change.
+    Fmt(FmtArgs),
     /// Write `pipewright.lock` next to the manifest: the checksums of its steps and of every
     /// file they read (migrations, SQL files, baselines), for `check --locked`.
     Lock(LockArgs),
@@ -352,6 +355,17 @@ pub struct CheckArgs {
     /// a migration file, an SQL file or a baseline changed since `pipewright lock`.
     #[arg(long)]
     pub locked: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The manifests to format.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Write nothing: print the files that would change and exit with 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

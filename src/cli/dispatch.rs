@@ -61,6 +61,7 @@ fn run() -> std::process::ExitCode {
 
     let result = match &arguments.command {
         Command::Lock(lock) => lock_command(lock),
+        Command::Fmt(fmt) => fmt_command(fmt),
         Command::Check(check) => load_manifest(&check.manifest).and_then(|loaded| {
             if check.locked {
                 check_lock(&loaded.pipeline)?;
@@ -199,4 +200,58 @@ fn check_lock(pipeline: &crate::pipeline::Pipeline) -> Result<(), CliError> {
         },
         lines.join("\n")
     )))
+}
+
+/// `pipewright fmt`: rewrites each manifest in the canonical layout, or with `--check` lists
+/// those that would change. A file that is not valid TOML is never rewritten.
+fn fmt_command(arguments: &crate::cli::arguments::FmtArgs) -> Result<ExitCode, CliError> {
+    let mut changed = Vec::new();
+    let mut invalid = Vec::new();
+    for path in &arguments.files {
+        let source = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let formatted = match crate::manifest::format_manifest(&source) {
+            Ok(formatted) => formatted,
+            Err(error) => {
+                invalid.push(match error.line {
+                    Some(line) => format!("{}:{line}: {error}", path.display()),
+                    None => format!("{}: {error}", path.display()),
+                });
+                continue;
+            }
+        };
+        if formatted == source {
+            continue;
+        }
+        if !arguments.check {
+            crate::report::write_atomically(path, formatted.as_bytes()).map_err(|source| {
+                CliError::WriteFile {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+        }
+        changed.push(path.display().to_string());
+    }
+    for path in &changed {
+        print_stdout(&format!("{path}\n"));
+    }
+    if !invalid.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{} not formatted:\n  {}",
+            if invalid.len() == 1 {
+                "1 file was"
+            } else {
+                "some files were"
+            },
+            invalid.join("\n  ")
+        )));
+    }
+    Ok(if arguments.check && !changed.is_empty() {
+        ExitCode::StepFailed
+    } else {
+        ExitCode::Success
+    })
 }

@@ -3,6 +3,7 @@
 
 mod analyzer;
 mod env_file;
+mod formatter;
 mod interpolation;
 mod invalid_manifest;
 pub mod json_schema;
@@ -19,6 +20,7 @@ use std::path::Path;
 
 pub use analyzer::{DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_TABLE, DEFAULT_KEEP_BACKUPS, analyze};
 pub use env_file::{EnvFileError, parse_env_file};
+pub use formatter::{FormatError, format_manifest};
 pub use interpolation::{
     InterpolationError, InterpolationErrorKind, interpolate, is_variable_name,
 };

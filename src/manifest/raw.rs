@@ -337,9 +337,6 @@ pub struct RawCheck {
     pub kind: Option<Spanned<String>>,
     /// A name for reports and alerts (default: the kind and its columns).
     pub name: Option<Spanned<String>>,
-    /// `error` stops downstream steps, `warn` records and continues (default `error`).
-    #[schemars(with = "Option<SeverityName>")]
-    pub severity: Option<Spanned<String>>,
     /// The column a check applies to.
     pub column: Option<Spanned<String>>,
     /// The columns a check applies to (`not_null`, `unique`, `schema`; `reconcile`: the
@@ -382,6 +379,9 @@ pub struct RawCheck {
     pub with: Option<Spanned<RawEndpoint>>,
     /// `reconcile`: the columns that identify a row in both tables.
     pub key: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `error` stops downstream steps, `warn` records and continues (default `error`).
+    #[schemars(with = "Option<SeverityName>")]
+    pub severity: Option<Spanned<String>>,
     /// Failing rows allowed before the check fails (default 0).
     pub max_failing_rows: Option<Spanned<u64>>,
     /// Failing rows allowed, as a share of the rows checked (`0.001`).
@@ -460,11 +460,11 @@ pub struct RawWorkload {
     /// (default 1).
     #[schemars(range(min = 1, max = 64))]
     pub clients: Option<Spanned<u32>>,
+    /// Unmeasured repetitions first (default: connect 1, insert 1, query 10).
+    pub warmup: Option<Spanned<u32>>,
     /// Measured repetitions (default: connect 10, insert 3, query 100).
     #[schemars(range(min = 1))]
     pub iterations: Option<Spanned<u32>>,
-    /// Unmeasured repetitions first (default: connect 1, insert 1, query 10).
-    pub warmup: Option<Spanned<u32>>,
 }
 
 /// Integer parameters of a `query` workload, from `from` to `to` inclusive.

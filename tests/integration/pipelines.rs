@@ -42,6 +42,23 @@ fn every_example_passes_check_and_plan() {
 }
 
 #[test]
+fn every_example_is_formatted() {
+    let mut arguments = vec!["fmt", "--check"];
+    let paths: Vec<String> = examples()
+        .iter()
+        .map(|path| path.to_str().unwrap().to_owned())
+        .collect();
+    arguments.extend(paths.iter().map(String::as_str));
+    let output = pipewright(&arguments);
+    assert!(
+        output.status.success(),
+        "run `pipewright fmt pipelines/*.toml`; these would change:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
 fn every_example_starts_with_a_schema_line() {
     for path in examples() {
         let text = std::fs::read_to_string(&path).unwrap();

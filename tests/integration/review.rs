@@ -419,3 +419,41 @@ checks = [
     ]);
     assert!(!quiet.stdout.contains("::group::"), "{}", quiet.stdout);
 }
+
+#[test]
+fn fmt_rewrites_checks_and_never_touches_invalid_files() {
+    let messy = "[steps.load]\nconnection=\"db\"   # the warehouse\nkind = \"sql\"\nsql = \"SELECT 1\"\n[pipeline]\nname = \"messy\"\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n";
+    let project = Pipewright::new()
+        .file("messy.toml", messy)
+        .file("broken.toml", "[pipeline\nname = 1\n");
+    let check = project.run_with(&["fmt", "--check", "messy.toml"]);
+    check.assert_code(1);
+    assert_eq!(check.stdout, "messy.toml\n");
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("messy.toml")).unwrap(),
+        messy,
+        "--check writes nothing"
+    );
+    project.run_with(&["fmt", "messy.toml"]).assert_code(0);
+    let formatted = std::fs::read_to_string(project.path().join("messy.toml")).unwrap();
+    assert_eq!(
+        formatted,
+        "[pipeline]\nname = \"messy\"\n\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.load]\nkind = \"sql\"\nconnection = \"db\"   # the warehouse\nsql = \"SELECT 1\"\n"
+    );
+    project
+        .run_with(&["fmt", "--check", "messy.toml"])
+        .assert_code(0);
+    project.run_with(&["check", "messy.toml"]).assert_code(0);
+
+    let broken = project.run_with(&["fmt", "broken.toml", "messy.toml"]);
+    broken.assert_code(2);
+    assert!(
+        broken.stderr.contains("broken.toml:1:"),
+        "{}",
+        broken.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path().join("broken.toml")).unwrap(),
+        "[pipeline\nname = 1\n"
+    );
+}
