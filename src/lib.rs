@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod review;
 pub mod run;
 pub mod secrets;
 pub mod steps;

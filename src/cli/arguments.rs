@@ -46,6 +46,9 @@ pub enum Command {
     /// Rewrite manifests in the canonical layout (comments kept), or with `--check` list the
     /// files that would change.
     Fmt(FmtArgs),
+    /// A semantic diff of two versions of a manifest: steps added, removed, renamed and
+    /// changed, dependencies, connections (URLs redacted), and the steps that will re-run.
+    Diff(DiffArgs),
     /// Write `pipewright.lock` next to the manifest: the checksums of its steps and of every
     /// file they read (migrations, SQL files, baselines), for `check --locked`.
     Lock(LockArgs),
@@ -366,6 +369,39 @@ pub struct FmtArgs {
     /// Write nothing: print the files that would change and exit with 1 if there are any.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// `OLD NEW`, two manifests; or `NEW` alone with `--base`.
+    #[arg(value_name = "MANIFEST", required = true, num_args = 1..=2)]
+    pub manifests: Vec<PathBuf>,
+
+    /// Compare with the same manifest at this git revision (`main`, `origin/main`, `HEAD~1`).
+    #[arg(long, value_name = "GIT_REV")]
+    pub base: Option<String>,
+
+    /// Output format: `text` for a terminal, `markdown` for a pull request comment (with a
+    /// Mermaid graph), `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DiffFormat,
+
+    /// Set a variable for `${KEY}` interpolation in both versions.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read variables from a `KEY=VALUE` file, for both versions. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+}
+
+/// How `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DiffFormat {
+    #[default]
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args)]

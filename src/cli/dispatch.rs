@@ -62,6 +62,7 @@ fn run() -> std::process::ExitCode {
     let result = match &arguments.command {
         Command::Lock(lock) => lock_command(lock),
         Command::Fmt(fmt) => fmt_command(fmt),
+        Command::Diff(diff) => crate::cli::diff_command::diff_command(diff),
         Command::Check(check) => load_manifest(&check.manifest).and_then(|loaded| {
             if check.locked {
                 check_lock(&loaded.pipeline)?;

@@ -3,6 +3,7 @@
 pub mod arguments;
 mod backup_command;
 mod cli_error;
+mod diff_command;
 mod dispatch;
 mod history_command;
 mod manifest_input;

@@ -457,3 +457,72 @@ fn fmt_rewrites_checks_and_never_touches_invalid_files() {
         "[pipeline\nname = 1\n"
     );
 }
+
+#[test]
+fn diff_compares_two_files_or_a_git_revision() {
+    let old = format!(
+        "{}\n[connections.db]\nurl = \"sqlite://db.sqlite\"\n\n[steps.load]\nkind = \"sql\"\nconnection = \"db\"\nsql = \"SELECT 1\"\n\n[steps.report]\nkind = \"command\"\nafter = [\"load\"]\nrun = [\"true\"]\n",
+        header("reviewed", 1)
+    );
+    let new = old.replace("SELECT 1", "SELECT 2");
+    let project = Pipewright::new()
+        .file("old.toml", &old)
+        .file("pipeline.toml", &old);
+    let git = |arguments: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(arguments)
+            .current_dir(project.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {arguments:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "pipeline.toml"]);
+    git(&["commit", "-qm", "first"]);
+    std::fs::write(project.path().join("pipeline.toml"), &new).unwrap();
+
+    let same = project.run_with(&["diff", "old.toml", "old.toml"]);
+    same.assert_code(0);
+    assert!(
+        same.stdout.contains("no semantic changes"),
+        "{}",
+        same.stdout
+    );
+
+    let files = project.run_with(&["diff", "old.toml", "pipeline.toml", "--format", "json"]);
+    files.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&files.stdout).unwrap();
+    assert_eq!(
+        json["affected"],
+        serde_json::json!(["load", "report"]),
+        "{json}"
+    );
+
+    let base = project.run_with(&["diff", "pipeline.toml", "--base", "HEAD"]);
+    base.assert_code(0);
+    assert!(
+        base.stdout.contains("~ load") && base.stdout.contains("load, report"),
+        "{}",
+        base.stdout
+    );
+    let markdown = project.run_with(&[
+        "diff",
+        "pipeline.toml",
+        "--base",
+        "HEAD",
+        "--format",
+        "markdown",
+    ]);
+    assert!(
+        markdown.stdout.contains("```mermaid"),
+        "{}",
+        markdown.stdout
+    );
+
+    let unknown = project.run_with(&["diff", "pipeline.toml", "--base", "no-such-revision"]);
+    unknown.assert_code(2);
+}
