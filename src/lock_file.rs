@@ -60,7 +60,7 @@ pub struct LockedFile {
 pub struct LockFile {
     pub version: u32,
     pub pipeline: String,
-    /// A digest of the pipeline's settings, its connections' names and engines, and every
+    /// A digest of the pipeline's name and concurrency, its connections' names, and every
     /// step's definition.
     pub manifest: String,
     /// Step id to the digest of its resolved definition.
@@ -96,8 +96,9 @@ impl LockFile {
         }
         files.sort_by(|left, right| (&left.path, &left.step).cmp(&(&right.path, &right.step)));
         let mut settings = format!("{}\0{}\0", pipeline.name, pipeline.concurrency);
+        // Names only: a connection's URL, and with it its engine, differs between environments.
         for connection in pipeline.connections.values() {
-            let _ = write!(settings, "{}={}\0", connection.name, connection.driver);
+            let _ = write!(settings, "{}\0", connection.name);
         }
         for (id, digest) in &steps {
             let _ = write!(settings, "{id}={digest}\0");
@@ -263,6 +264,9 @@ pub enum Change {
 impl Change {
     pub fn describe(&self) -> String {
         match self {
+            Self::EditedMigration { path, step } if path.ends_with(".down.sql") => format!(
+                "down migration `{path}` (step `{step}`) changed after it was locked: it runs when `pipewright migrate down` reverts its version"
+            ),
             Self::EditedMigration { path, step } => format!(
                 "migration `{path}` (step `{step}`) changed after it was locked: a database that applied it will refuse it as edited; add a new migration instead, or accept the edit with `pipewright migrate accept` where it was applied"
             ),

@@ -16,8 +16,18 @@ const MIN_SCRUBBED_LENGTH: usize = 4;
 
 static REGISTERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Remembers a secret so that [`redact`] removes it from any text.
+/// Remembers a secret so that [`redact`] removes it from any text, as written and, when it is
+/// percent-encoded (a URL's password), decoded too.
 pub fn register_secret(value: &str) {
+    if let Some(decoded) = percent_decoded(value)
+        && decoded != value
+    {
+        register_one(&decoded);
+    }
+    register_one(value);
+}
+
+fn register_one(value: &str) {
     if value.len() < MIN_SCRUBBED_LENGTH {
         return;
     }
@@ -67,11 +77,75 @@ pub fn is_secret_name(name: &str) -> bool {
 /// The password of a URL's user info, if it has one.
 pub fn url_password(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let (user_info, _) = authority.rsplit_once('@')?;
+    let user_info = &rest[..user_info_end(rest)?];
     let (_, password) = user_info.split_once(':')?;
     (!password.is_empty()).then_some(password)
+}
+
+/// Where the user info of what follows `scheme://` ends: its `@`. A password with a raw `/`,
+/// `?` or `#` (not percent-encoded, as it should be) ends the authority early; the URL is then
+/// malformed, but its password must still not show: the last `@` of the URL's first word
+/// ends the user info.
+fn user_info_end(rest: &str) -> Option<usize> {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest[..authority_end].rfind('@') {
+        return Some(at);
+    }
+    let word_end = rest
+        .find(|character: char| character.is_whitespace() || matches!(character, '"' | '\''))
+        .unwrap_or(rest.len());
+    rest[..word_end].rfind('@')
+}
+
+/// `%XX` sequences decoded, `None` if that does not make UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// Registers the passwords of every URL written in `text` (a manifest as written, before it is
+/// parsed): an error that quotes a line of it must not show them.
+pub fn register_url_secrets_in(text: &str) {
+    let mut rest = text;
+    while let Some(position) = rest.find("://") {
+        let start = rest[..position]
+            .rfind(|character: char| {
+                !(character.is_ascii_alphanumeric() || "+-.".contains(character))
+            })
+            .map_or(0, |index| index + 1);
+        let end = rest[position..]
+            .find(|character: char| character.is_whitespace() || matches!(character, '"' | '\''))
+            .map_or(rest.len(), |index| position + index);
+        // A `${VARIABLE}` reference is not a password: its value is registered when the
+        // variable is resolved.
+        for secret in url_secrets(&rest[start..end]) {
+            if !secret.contains("${") {
+                register_secret(secret);
+            }
+        }
+        rest = &rest[end.max(position + 3)..];
+    }
 }
 
 /// Every secret a URL holds: the password of its user info and `password=` query values.
@@ -93,11 +167,10 @@ pub fn url_secrets(url: &str) -> Vec<&str> {
 /// A URL with the password of its user info and any `password=` query parameter masked.
 pub fn redact_url(url: &str) -> String {
     let mut output = url.to_owned();
-    if let Some(password) = url_password(url) {
-        let (scheme, rest) = url.split_once("://").expect("url_password found `://`");
-        let at = rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
-            .rfind('@')
-            .expect("url_password found `@`");
+    if let Some(password) = url_password(url)
+        && let Some((scheme, rest)) = url.split_once("://")
+        && let Some(at) = user_info_end(rest)
+    {
         let user_end = at - password.len() - 1;
         output = format!("{scheme}://{}:{MASK}{}", &rest[..user_end], &rest[at..]);
     }
@@ -118,6 +191,19 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_with_raw_delimiters_are_found() {
+        let url = "postgres://pw:S3cr3t/sl?a#sh-7fq@127.0.0.1:5432/none";
+        assert_eq!(url_password(url), Some("S3cr3t/sl?a#sh-7fq"));
+        assert_eq!(redact_url(url), "postgres://pw:****@127.0.0.1:5432/none");
+        register_url_secrets_in("url = \"mysql://u:An0ther%40Secret@h/db\" # x");
+        assert_eq!(
+            redact("An0ther%40Secret and An0ther@Secret"),
+            "**** and ****",
+            "the written and the decoded form"
+        );
+    }
 
     #[test]
     fn redacts_url_passwords() {

@@ -182,7 +182,7 @@ pub struct BenchReport {
     pub iterations: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
-    /// The baseline file, as the manifest names it.
+    /// The baseline file's path, resolved against the manifest's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
     /// `--update-baseline` wrote this measurement into the baseline file.

@@ -272,6 +272,38 @@ impl InsertTable {
             .collect()
     }
 
+    /// Writes one chunk of rows by `method`: `statements` are the one-row and the batch
+    /// `INSERT` and the batch's rows.
+    async fn write_chunk(
+        &self,
+        connection: &mut DbConnection,
+        method: InsertMethod,
+        rows: &[Row],
+        (single, batch, batch_rows): (&str, &str, usize),
+        target: &WriteTarget<'_>,
+    ) -> Result<(), DbError> {
+        match method {
+            InsertMethod::Row | InsertMethod::Transaction => {
+                for row in rows {
+                    execute_rows(connection, single, std::slice::from_ref(row)).await?;
+                }
+            }
+            InsertMethod::Batch => {
+                for chunk in rows.chunks(batch_rows) {
+                    if chunk.len() == batch_rows {
+                        execute_rows(connection, batch, chunk).await?;
+                    } else {
+                        execute_rows(connection, &self.insert_sql(chunk.len()), chunk).await?;
+                    }
+                }
+            }
+            InsertMethod::Bulk => {
+                write_rows(connection, target, rows).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Inserts the workload's rows by `method`; returns the time the writing took (the
     /// generation of the rows not included).
     async fn insert(
@@ -309,25 +341,13 @@ impl InsertTable {
             let last = (first + CHUNK_ROWS - 1).min(workload.rows);
             let rows = self.generate(first, last);
             let started = Instant::now();
-            let written = match method {
-                InsertMethod::Row | InsertMethod::Transaction => {
-                    for row in &rows {
-                        execute_rows(connection, &single, std::slice::from_ref(row)).await?;
-                    }
-                    Ok(())
+            // A timeout or Ctrl-C stops the statement on the server, not after the chunk.
+            let written = tokio::select! {
+                written = self.write_chunk(connection, method, &rows, (&single, &batch, batch_rows), &target) => written,
+                () = cancel.cancelled() => {
+                    connection.interrupt().await;
+                    return Err(BenchError::Cancelled);
                 }
-                InsertMethod::Batch => {
-                    for chunk in rows.chunks(batch_rows) {
-                        let sql = if chunk.len() == batch_rows {
-                            batch.clone()
-                        } else {
-                            self.insert_sql(chunk.len())
-                        };
-                        execute_rows(connection, &sql, chunk).await?;
-                    }
-                    Ok(())
-                }
-                InsertMethod::Bulk => write_rows(connection, &target, &rows).await.map(|_| ()),
             };
             if let Err(error) = written {
                 if transaction {
@@ -420,7 +440,7 @@ pub async fn measure_query(
     let clients = workload.clients.max(1);
     let mut workload = workload.clone();
     if database.driver() == Driver::Postgres {
-        workload.sql = numbered_placeholders(&workload.sql);
+        workload.sql = crate::db::numbered_placeholders(&workload.sql);
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(clients as usize));
     let workload = Arc::new(workload);
@@ -512,54 +532,6 @@ pub async fn measure_query(
     Ok(measurement)
 }
 
-/// `?` placeholders numbered for PostgreSQL (`$1`, `$2`, ...), outside quotes and comments,
-/// so that one statement serves every engine. A statement already written with `$1` is left
-/// as it is.
-fn numbered_placeholders(sql: &str) -> String {
-    let mut output = String::with_capacity(sql.len() + 8);
-    let mut number = 0;
-    let mut characters = sql.chars().peekable();
-    while let Some(character) = characters.next() {
-        output.push(character);
-        match character {
-            '\'' | '"' => {
-                for inner in characters.by_ref() {
-                    output.push(inner);
-                    if inner == character {
-                        break;
-                    }
-                }
-            }
-            '-' if characters.peek() == Some(&'-') => {
-                for inner in characters.by_ref() {
-                    output.push(inner);
-                    if inner == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if characters.peek() == Some(&'*') => {
-                let mut previous = ' ';
-                for inner in characters.by_ref() {
-                    output.push(inner);
-                    if previous == '*' && inner == '/' {
-                        break;
-                    }
-                    previous = inner;
-                }
-            }
-            '?' => {
-                number += 1;
-                output.pop();
-                output.push('$');
-                output.push_str(&number.to_string());
-            }
-            _ => {}
-        }
-    }
-    output
-}
-
 /// Runs the statement once with `params`, reading (and counting) every row it returns;
 /// cancelled on the server when `cancel` fires.
 async fn run_query(
@@ -624,20 +596,4 @@ async fn fetch_counting(
         DbConnection::MySql { connection, .. } => count_fetched!(connection, sql, params, error),
         DbConnection::Sqlite { connection, .. } => count_fetched!(connection, sql, params, error),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_outside_quotes_and_comments() {
-        assert_eq!(
-            numbered_placeholders(
-                "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = ? /* ? */ AND b BETWEEN ? AND ?"
-            ),
-            "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = $1 /* ? */ AND b BETWEEN $2 AND $3"
-        );
-        assert_eq!(numbered_placeholders("WHERE id = $1"), "WHERE id = $1");
-    }
 }

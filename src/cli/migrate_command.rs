@@ -138,6 +138,14 @@ impl MigrateProgress for Lines {
         }
     }
 
+    fn file_applied_elsewhere(&self, file: &str) {
+        if !self.quiet {
+            write_stderr(
+                format!("   skipped {file}: another process applied it meanwhile\n").as_bytes(),
+            );
+        }
+    }
+
     fn file_done(&self, applied: &AppliedFile) {
         if self.quiet {
             return;

@@ -99,7 +99,7 @@ fn run_pipeline(
     } else {
         pipeline.logging.level.more_verbose(verbose)
     };
-    let _logging = crate::logging::init_run(
+    let logging = crate::logging::init_run(
         &pipeline.logging,
         console_level,
         console.color,
@@ -134,6 +134,7 @@ fn run_pipeline(
     let summary: RunSummary = runtime.block_on(
         async {
             let writer = start_store_writer(&store_target, &state, pending_writer).await;
+            logging.report_problems();
             let cancel = CancellationToken::new();
             let signals = tokio::spawn(watch_signals(cancel.clone()));
             let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
@@ -172,11 +173,13 @@ fn run_pipeline(
     if console.progress == ProgressMode::None {
         print_failures(&record, console);
     }
-    finish_benchmarks(&record, &state, &pipeline.name, arguments, quiet)?;
+    // Every report is written even if another cannot be; the first failure is returned.
+    let benchmarks = finish_benchmarks(&record, &state, &pipeline.name, arguments, quiet);
     if github {
         append_step_summary(&record, &graph);
     }
     write_reports(arguments, &record, &pipeline, &graph)?;
+    benchmarks?;
     let failures: Vec<crate::run::FailureKind> = record
         .steps
         .iter()

@@ -140,6 +140,12 @@ fn enum_values(declared: &str) -> Vec<String> {
                 quoted = false;
                 values.push(std::mem::take(&mut current));
             }
+            // MySQL writes a backslash of a member doubled in `COLUMN_TYPE`.
+            ('\\', true) => {
+                if let Some(escaped) = characters.next() {
+                    current.push(escaped);
+                }
+            }
             (character, true) => current.push(character),
             _ => {}
         }
@@ -454,10 +460,11 @@ impl LogicalType {
     }
 }
 
+/// MySQL string literals: quotes doubled, backslashes escaped (the default `sql_mode`).
 fn quoted_list(values: &[String]) -> String {
     values
         .iter()
-        .map(|value| format!("'{}'", value.replace('\'', "''")))
+        .map(|value| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -478,15 +478,51 @@ pub(crate) fn placeholders(driver: Driver, sql: &str) -> String {
     if driver != Driver::Postgres {
         return sql.to_owned();
     }
+    numbered_placeholders(sql)
+}
+
+/// `?` placeholders numbered for PostgreSQL (`$1`, `$2`, ...), outside quoted names, string
+/// literals and comments: a `?` in a table's name or in a value stays what it is.
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
     let mut output = String::with_capacity(sql.len() + 8);
     let mut number = 0;
-    for character in sql.chars() {
-        if character == '?' {
-            number += 1;
-            output.push('$');
-            output.push_str(&number.to_string());
-        } else {
-            output.push(character);
+    let mut characters = sql.chars().peekable();
+    while let Some(character) = characters.next() {
+        output.push(character);
+        match character {
+            '\'' | '"' => {
+                for inner in characters.by_ref() {
+                    output.push(inner);
+                    if inner == character {
+                        break;
+                    }
+                }
+            }
+            '-' if characters.peek() == Some(&'-') => {
+                for inner in characters.by_ref() {
+                    output.push(inner);
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if characters.peek() == Some(&'*') => {
+                let mut previous = ' ';
+                for inner in characters.by_ref() {
+                    output.push(inner);
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+            }
+            '?' => {
+                number += 1;
+                output.pop();
+                output.push('$');
+                output.push_str(&number.to_string());
+            }
+            _ => {}
         }
     }
     output
@@ -670,6 +706,21 @@ fn mysql_tls(mode: TlsMode) -> MySqlSslMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes_and_comments() {
+        assert_eq!(
+            numbered_placeholders(
+                "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = ? /* ? */ AND b BETWEEN ? AND ?"
+            ),
+            "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = $1 /* ? */ AND b BETWEEN $2 AND $3"
+        );
+        assert_eq!(numbered_placeholders("WHERE id = $1"), "WHERE id = $1");
+        assert_eq!(
+            placeholders(Driver::MySql, "SELECT ? FROM `a?`"),
+            "SELECT ? FROM `a?`"
+        );
+    }
 
     #[test]
     fn previews_are_one_short_line() {

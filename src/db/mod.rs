@@ -10,7 +10,7 @@ mod sql_value;
 
 pub use connections::Connections;
 pub use database::Database;
-pub(crate) use database::{placeholders, preview};
+pub(crate) use database::{numbered_placeholders, placeholders, preview};
 pub use db_connection::DbConnection;
 pub use db_error::{DbError, is_busy, is_transient};
 pub use dialect::quote_identifier;

@@ -40,6 +40,10 @@ pub struct LoggingGuard {
     writers: Vec<WorkerGuard>,
     /// Where the log files are, when there are any.
     pub directory: Option<PathBuf>,
+    /// Log files that cannot be written, said by [`report_problems`](Self::report_problems)
+    /// once the run's span is entered, so that the warning carries the run id to the `logs`
+    /// table.
+    problems: Vec<String>,
 }
 
 /// pipewright's records at `level`, other crates' at WARN (or less, if `level` is less).
@@ -183,10 +187,21 @@ pub fn init_run(
         .with(layers)
         .with(most_verbose(&levels))
         .try_init();
-    for problem in problems {
-        tracing::warn!("{problem}; the run goes on without these log files");
-    }
+    guard.problems = problems;
     guard
+}
+
+/// Writes and removes a block in `directory`: a full disk or a read-only directory is found
+/// now and said, rather than lines vanishing later (the file writer cannot report them).
+fn probe_writable(directory: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let probe = directory.join(format!(".pipewright-probe-{}", std::process::id()));
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&[b'\n'; 4096])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written
 }
 
 fn daily_file(
@@ -196,6 +211,7 @@ fn daily_file(
     days: u32,
 ) -> Result<RollingFileAppender, String> {
     std::fs::create_dir_all(directory).map_err(|error| error.to_string())?;
+    probe_writable(directory).map_err(|error| error.to_string())?;
     RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(prefix)
@@ -203,4 +219,13 @@ fn daily_file(
         .max_log_files(usize::try_from(days).unwrap_or(usize::MAX))
         .build(directory)
         .map_err(|error| error.to_string())
+}
+
+impl LoggingGuard {
+    /// Warns of the log files that cannot be written (console, JSON lines, `logs` table).
+    pub fn report_problems(&self) {
+        for problem in &self.problems {
+            tracing::warn!("{problem}; the run goes on without these log files");
+        }
+    }
 }

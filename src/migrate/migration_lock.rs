@@ -111,6 +111,16 @@ impl LockedConnection {
 
     /// Releases the lock. The connection is closed afterwards either way: it carried
     /// session state.
+    /// Releases the lock after the work that held it: the work's own error wins over an
+    /// error releasing (a lost connection fails both, and the first says what happened;
+    /// the server drops the lock with the session anyway).
+    pub async fn release<T>(self, result: Result<T, MigrateError>) -> Result<T, MigrateError> {
+        let unlocked = self.unlock().await;
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+
     pub async fn unlock(mut self) -> Result<(), DbError> {
         let Some(mut connection) = self.connection.take() else {
             return Ok(());

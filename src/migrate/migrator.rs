@@ -54,6 +54,9 @@ pub trait MigrateProgress: Send + Sync {
     /// `file` (an up or a down file) starts; it is number `index` (0-based) of `total`.
     fn file_started(&self, _file: &str, _index: usize, _total: usize) {}
     fn file_done(&self, _applied: &AppliedFile) {}
+    /// `file` turned out to be applied by another process while this one waited for the lock
+    /// (SQLite, where each file's transaction is the lock): nothing was done.
+    fn file_applied_elsewhere(&self, _file: &str) {}
 }
 
 /// Progress nobody watches.
@@ -171,8 +174,7 @@ impl<'a> Migrator<'a> {
         let result = self
             .up_locked(lock.connection(), &history, cancel, progress)
             .await;
-        lock.unlock().await?;
-        result
+        lock.release(result).await
     }
 
     async fn up_locked(
@@ -204,8 +206,14 @@ impl<'a> Migrator<'a> {
             let resumed_from = resume_point(&rows, *version);
             let existing = rows.iter().any(|row| row.version == *version);
             let statements = if self.transactional(file.no_transaction) {
-                self.apply_in_transaction(connection, history, file, cancel)
+                let Some(statements) = self
+                    .apply_in_transaction(connection, history, file, cancel)
                     .await?
+                else {
+                    progress.file_applied_elsewhere(&file.file_name());
+                    continue;
+                };
+                statements
             } else {
                 self.apply_statement_by_statement(
                     connection,
@@ -302,7 +310,7 @@ impl<'a> Migrator<'a> {
         history: &HistoryTable,
         file: &MigrationFile,
         cancel: &CancellationToken,
-    ) -> Result<u32, MigrateError> {
+    ) -> Result<Option<u32>, MigrateError> {
         let statements = file.statements(self.database.driver());
         let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
         self.begin(connection, cancel).await?;
@@ -315,7 +323,7 @@ impl<'a> Migrator<'a> {
             .any(|row| row.version == file.version && row.success)
         {
             connection.execute("ROLLBACK", Vec::new()).await?;
-            return Ok(0);
+            return Ok(None);
         }
         let exists = rows.iter().any(|row| row.version == file.version);
         for (index, statement) in statements.iter().enumerate() {
@@ -340,7 +348,7 @@ impl<'a> Migrator<'a> {
             return Err(error.into());
         }
         connection.execute("COMMIT", Vec::new()).await?;
-        Ok(total)
+        Ok(Some(total))
     }
 
     /// Statement by statement, each with its ledger update, resuming after what an earlier
@@ -424,8 +432,7 @@ impl<'a> Migrator<'a> {
         let result = self
             .down_locked(lock.connection(), &history, target, cancel, progress)
             .await;
-        lock.unlock().await?;
-        result
+        lock.release(result).await
     }
 
     async fn down_locked(
@@ -539,8 +546,7 @@ impl<'a> Migrator<'a> {
             Ok(accepted)
         }
         .await;
-        lock.unlock().await?;
-        result
+        lock.release(result).await
     }
 
     /// Records every file up to `target` as applied without running it: adopting a database
@@ -567,8 +573,7 @@ impl<'a> Migrator<'a> {
             Ok(recorded)
         }
         .await;
-        lock.unlock().await?;
-        result
+        lock.release(result).await
     }
 }
 

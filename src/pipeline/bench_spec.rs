@@ -145,12 +145,13 @@ impl QueryWorkload {
     /// The parameters of the `index`-th execution.
     pub fn params_for(&self, index: u64) -> Vec<serde_json::Value> {
         if let Some((from, to)) = self.params_range {
-            let span = to.abs_diff(from) + 1;
-            let offset = i64::try_from(index % span).unwrap_or(0);
+            // The whole range of i64 has one value more than u64 counts: saturate.
+            let span = to.abs_diff(from).saturating_add(1);
+            let offset = index % span;
             let value = if to >= from {
-                from + offset
+                from.saturating_add_unsigned(offset)
             } else {
-                from - offset
+                from.saturating_sub_unsigned(offset)
             };
             return vec![serde_json::Value::from(value)];
         }
@@ -272,6 +273,11 @@ mod tests {
             .map(|value| vec![(*value).into()])
             .collect();
         assert_eq!(drawn, expected);
+        let everything = query(Vec::new(), Some((i64::MIN, i64::MAX)));
+        assert_eq!(
+            everything.params_for(3),
+            [serde_json::Value::from(i64::MIN + 3)]
+        );
         let down = query(Vec::new(), Some((2, 1)));
         assert_eq!(down.params_for(1), [serde_json::Value::from(1)]);
         let listed = query(vec![vec!["a".into()], vec!["b".into()]], None);

@@ -81,9 +81,12 @@ impl StepSpec {
         format!("sha256:{}", crate::values::hex(&hasher.finalize()))
     }
 
-    /// A digest of the step's resolved definition alone, not of the files it reads.
+    /// A digest of the step's resolved definition alone, not of the files it reads, with
+    /// secrets masked: it is committed in `pipewright.lock`, and a digest of a short password
+    /// could be brute-forced; nor should another environment's password make the lock stale.
     pub fn definition_digest(&self, base_dir: &Path) -> String {
-        let digest = Sha256::digest(self.definition(base_dir).as_bytes());
+        let definition = self.definition(base_dir);
+        let digest = Sha256::digest(crate::secrets::redact(&definition).as_bytes());
         format!("sha256:{}", crate::values::hex(&digest))
     }
 
@@ -179,7 +182,9 @@ fn relative_path(path: &Path, base: &Path) -> Option<String> {
         .zip(&base)
         .take_while(|(left, right)| left == right)
         .count();
-    if common == 0 {
+    // Only the root in common: a path elsewhere on the machine (`/etc/x`, `/data/y`) stays
+    // absolute, the same wherever the repository is checked out.
+    if common <= 1 {
         return None;
     }
     let mut parts: Vec<String> = vec![".".to_owned()];
@@ -274,7 +279,7 @@ mod tests {
             ("/repo/pipelines/sql/a.sql", "./sql/a.sql"),
             ("/repo/pipelines", "."),
             ("/repo/migrations/x", "../migrations/x"),
-            ("/elsewhere", "../../elsewhere"),
+            ("/repo/elsewhere", "../elsewhere"),
         ] {
             assert_eq!(
                 relative_path(Path::new(path), base).as_deref(),
@@ -282,5 +287,10 @@ mod tests {
                 "{path}"
             );
         }
+        assert_eq!(
+            relative_path(Path::new("/elsewhere"), base),
+            None,
+            "only the root in common: stays absolute"
+        );
     }
 }

@@ -91,13 +91,17 @@ impl GithubReporter {
             result.status.describe(),
             crate::report::step_lines::format_elapsed(result.duration)
         );
-        for line in self.output.remove(id).unwrap_or_default() {
-            // A line of the step's own that looks like a workflow command must not run as one.
-            if line.starts_with("::") {
-                text.push(' ');
+        let lines = self.output.remove(id).unwrap_or_default();
+        if !lines.is_empty() {
+            // The step's own lines are data: the runner stops reading workflow commands (`::`
+            // and the legacy `##[...]`) until the token, which the step cannot guess.
+            let token = uuid::Uuid::now_v7().simple().to_string();
+            let _ = writeln!(text, "::stop-commands::{token}");
+            for line in lines {
+                text.push_str(&line);
+                text.push('\n');
             }
-            text.push_str(&line);
-            text.push('\n');
+            let _ = writeln!(text, "::{token}::");
         }
         text.push_str("::endgroup::\n");
         let step = self.pipeline.step(id);

@@ -21,6 +21,12 @@ impl MigrateProgress for StepProgress<'_> {
             .progress(index as u64, Some(total as u64), "files");
     }
 
+    fn file_applied_elsewhere(&self, file: &str) {
+        self.line(format!(
+            "skipped {file}: another process applied it meanwhile"
+        ));
+    }
+
     fn file_done(&self, applied: &AppliedFile) {
         let resumed = if applied.resumed_from > 0 {
             format!(", resumed after statement {}", applied.resumed_from)

@@ -16,6 +16,6 @@ pub use execute::{Engines, StepExecutor, StepFuture, execute};
 pub use migrate_step::run_migrate;
 pub use sql_step::run_sql;
 pub use step_context::{StepContext, StepOutput};
-pub use step_error::StepError;
+pub use step_error::{StepError, lost_connection};
 pub use transform_step::run_transform;
 pub use validate_step::run_validate;

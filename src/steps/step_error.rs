@@ -90,6 +90,16 @@ pub enum StepError {
     #[error("{0}")]
     Bench(String),
 
+    /// The server went away (stopped, restarted, the network dropped) while the step used it.
+    #[error("lost the connection to {connections}: {}", crate::error_chain::error_chain(error.as_ref()))]
+    ConnectionLost {
+        /// `` `target` ``, or `` `source` or `target` `` for a step that uses several.
+        connections: String,
+        /// What the step was doing when it lost it (not a `#[source]`: its text is already
+        /// in the message).
+        error: Box<StepError>,
+    },
+
     #[error("pipewright failed while running the step: {0}")]
     Internal(String),
 }
@@ -128,6 +138,7 @@ impl StepError {
     /// The kind of failure, for exit codes that tell CI more than "a step failed".
     pub fn failure_kind(&self) -> FailureKind {
         match self {
+            Self::ConnectionLost { error, .. } => error.failure_kind(),
             Self::Migrate(error) if error.is_lock_timeout() => FailureKind::LockTimeout,
             Self::Regression { .. } => FailureKind::Regression,
             _ => FailureKind::Step,
@@ -141,7 +152,11 @@ impl StepError {
     /// cancellation) are not.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Exited { .. } | Self::TimedOut { .. } | Self::Io(_) => true,
+            // A lost connection may be back by the next attempt (a server restarting).
+            Self::ConnectionLost { .. }
+            | Self::Exited { .. }
+            | Self::TimedOut { .. }
+            | Self::Io(_) => true,
             Self::Database(error) => error.is_transient(),
             // Another migration held the lock: it may be done by the next attempt.
             Self::Migrate(error) => error.is_lock_timeout(),
@@ -153,6 +168,7 @@ impl StepError {
     /// What the step did before it failed, when its kind reports it.
     pub fn details(&self) -> Option<serde_json::Value> {
         match self {
+            Self::ConnectionLost { error, .. } => error.details(),
             Self::Transform { details, .. }
             | Self::ChecksFailed { details, .. }
             | Self::Regression { details, .. } => details.clone(),
@@ -163,6 +179,7 @@ impl StepError {
     /// The last lines of output, if the error carries them.
     pub fn output_tail(&self) -> &[String] {
         match self {
+            Self::ConnectionLost { error, .. } => error.output_tail(),
             Self::Exited { output_tail, .. }
             | Self::TimedOut { output_tail, .. }
             | Self::ChecksFailed { output_tail, .. }
@@ -183,4 +200,14 @@ impl StepError {
         }
         self
     }
+}
+
+/// Whether a step failed because the server dropped its connection (a stopped server, a
+/// network cut) while the step was using it, rather than because of the work itself. The
+/// engines carry the driver's error as text in places (a check that could not run), so the
+/// driver's own wording for a broken connection is what is looked for; a connection that
+/// could not be opened says so already.
+pub fn lost_connection(error: &StepError) -> bool {
+    let text = crate::error_chain::error_chain(error);
+    text.contains("error communicating with database") && !text.contains("cannot connect to")
 }

@@ -190,6 +190,26 @@ async fn source_relations(
 }
 
 /// Works out every table a step copies. Reads the source's catalog; touches nothing.
+/// A target name the engine would truncate (PostgreSQL cuts names to 63 bytes, MySQL refuses
+/// more than 64 characters): two long names could become one table.
+fn check_name_length(driver: Driver, target: &str) -> Result<(), TransformError> {
+    let (_, table) = split_name(target);
+    let (length, engine, limit) = match driver {
+        Driver::Postgres => (table.len(), "PostgreSQL", 63),
+        Driver::MySql => (table.chars().count(), "MySQL", 64),
+        Driver::Sqlite => return Ok(()),
+    };
+    if length > limit {
+        return Err(TransformError::NameTooLong {
+            table: table.to_owned(),
+            length,
+            engine,
+            limit,
+        });
+    }
+    Ok(())
+}
+
 pub async fn plan_tables(
     source: &mut DbConnection,
     spec: &TransformSpec,
@@ -218,6 +238,7 @@ pub async fn plan_tables(
             &mut used_rules,
         )
         .await?;
+        check_name_length(target_driver, &plan.target)?;
         all_columns.extend(plan.read_columns.iter().map(|column| column.name.clone()));
         plans.push(plan);
     }

@@ -45,6 +45,16 @@ pub enum TransformError {
     #[error("`{table}` would be copied onto itself")]
     OntoItself { table: String },
 
+    #[error(
+        "the target table name `{table}` is longer than {engine} takes ({length}, at most {limit}): the engine would cut it, and two names could become one table"
+    )]
+    NameTooLong {
+        table: String,
+        length: usize,
+        engine: &'static str,
+        limit: usize,
+    },
+
     #[error("the column rule `{rule}` names no column of {tables}")]
     UnknownColumnRule {
         rule: String,
@@ -148,6 +158,9 @@ impl TransformError {
             }
             Self::TargetBusy { .. } => {
                 "one copy writes a table at a time; run again when the other is done (it holds a lock of the server's until its session ends)".to_owned()
+            }
+            Self::NameTooLong { .. } => {
+                "name a shorter target table with `to.table` (one table) or a prefix-free pattern".to_owned()
             }
             Self::OntoItself { .. } => {
                 "name another target table (`to.table`), another schema (`to.schema`) or another connection".to_owned()

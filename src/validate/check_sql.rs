@@ -71,7 +71,8 @@ fn integer(driver: Driver) -> &'static str {
 
 /// The condition a failing row of a row-level check meets, if the database can tell (a
 /// regular expression on SQLite is evaluated by pipewright).
-pub(crate) fn failing_condition(driver: Driver, check: &CheckSpec) -> Option<String> {
+/// `groups` is the checked relation as the `unique` check's subquery reads it.
+fn failing_condition(driver: Driver, check: &CheckSpec, groups: &str) -> Option<String> {
     let quote = |name: &str| quote_identifier(driver, name);
     Some(match &check.kind {
         CheckKind::NotNull { columns } => columns
@@ -146,7 +147,7 @@ pub(crate) fn failing_condition(driver: Driver, check: &CheckSpec) -> Option<Str
             format!(
                 "({list}) IN (SELECT {} FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1)",
                 group_columns(driver, columns),
-                "{groups}",
+                groups,
                 not_null(driver, columns, "pipewright_groups"),
                 group_columns(driver, columns)
             )
@@ -177,17 +178,15 @@ pub(crate) fn condition_for(
     spec: &ValidateSpec,
     check: &CheckSpec,
 ) -> Option<String> {
-    failing_condition(driver, check).map(|condition| {
-        condition.replace(
-            "{groups}",
-            &relation_of(
-                driver,
-                spec.table.as_deref(),
-                spec.query.as_deref(),
-                "pipewright_groups",
-            ),
-        )
-    })
+    // The relation goes in as an argument, never by replacing a marker in the finished text:
+    // a value or a quoted name could hold the marker.
+    let groups = relation_of(
+        driver,
+        spec.table.as_deref(),
+        spec.query.as_deref(),
+        "pipewright_groups",
+    );
+    failing_condition(driver, check, &groups)
 }
 
 /// The aggregate query of a row-level check: the rows checked and the rows failing.

@@ -374,10 +374,18 @@ checks = [
         stdout.contains("::group::succeeded say (") && stdout.contains("\nhello\n"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("\n ::warning::not a command of mine\n"),
-        "a step's own line is not a workflow command: {stdout}"
-    );
+    // A step's own lines are fenced: the runner reads no command until the token.
+    let fence = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("::stop-commands::"))
+        .unwrap_or_else(|| panic!("no ::stop-commands:: around the output: {stdout}"));
+    assert!(fence.len() >= 32, "an unguessable token: {fence}");
+    let fenced = stdout
+        .split(&format!("::stop-commands::{fence}\n"))
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("::{fence}::\n")).next())
+        .unwrap();
+    assert_eq!(fenced, "hello\n::warning::not a command of mine\n");
     assert!(stdout.contains("::endgroup::"), "{stdout}");
     // The failing step at its `[steps.broken]` line (12), its message escaped.
     let broken = stdout

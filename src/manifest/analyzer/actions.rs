@@ -267,9 +267,18 @@ impl Analyzer<'_> {
         let driver = connection
             .as_ref()
             .map(|name| self.connections[name].driver);
+        let max_connections = connection
+            .as_ref()
+            .and_then(|name| self.connections[name].max_connections);
         let step_id = path.strip_prefix("steps.").unwrap_or(path);
         let workload = match &raw.workload {
-            Some(workload) => self.workload(&format!("{path}.workload"), workload, step_id, driver),
+            Some(workload) => self.workload(
+                &format!("{path}.workload"),
+                workload,
+                step_id,
+                driver,
+                max_connections,
+            ),
             None => {
                 self.missing(
                     "workload",
@@ -366,6 +375,7 @@ impl Analyzer<'_> {
         workload: &Spanned<RawWorkload>,
         step_id: &str,
         driver: Option<Driver>,
+        max_connections: Option<u32>,
     ) -> Option<(Workload, u32, u32)> {
         let raw = workload.get();
         let kind = match &raw.kind {
@@ -452,7 +462,9 @@ impl Analyzer<'_> {
             "insert" => self
                 .insert_workload(path, raw, step_id, driver)
                 .map(Workload::Insert),
-            "query" => self.query_workload(path, workload).map(Workload::Query),
+            "query" => self
+                .query_workload(path, workload, max_connections)
+                .map(Workload::Query),
             _ => Some(Workload::Connect),
         };
         Some((workload?, warmup, iterations))
@@ -535,13 +547,13 @@ impl Analyzer<'_> {
         };
         let (table, default_table) = match &raw.table {
             Some(table) => (table.get().clone(), false),
-            None => (
-                derived_name(&format!("pipewright_bench_{step_id}"), ""),
-                true,
-            ),
+            None => (default_bench_table(step_id), true),
         };
         let rows = raw.rows.as_ref().map_or(1000, |rows| *rows.get());
         let batch_rows = raw.batch_rows.as_ref().map_or(100, |value| *value.get());
+        if let Some(driver) = driver {
+            valid &= self.batch_fits(path, raw, driver, batch_rows, columns.len());
+        }
         for (key, value, span) in [
             ("rows", rows, raw.rows.as_ref().map(Spanned::span)),
             (
@@ -570,10 +582,45 @@ impl Analyzer<'_> {
         })
     }
 
+    /// Whether a `batch` statement of `batch_rows` rows stays under the engine's parameter
+    /// limit.
+    fn batch_fits(
+        &mut self,
+        path: &str,
+        raw: &RawWorkload,
+        driver: Driver,
+        batch_rows: u32,
+        columns: usize,
+    ) -> bool {
+        let limit: u64 = if driver == Driver::Sqlite {
+            32_766
+        } else {
+            65_535
+        };
+        let columns = u64::try_from(columns.max(1)).unwrap_or(u64::MAX);
+        let parameters = u64::from(batch_rows).saturating_mul(columns);
+        if parameters <= limit {
+            return true;
+        }
+        self.invalid(
+            raw.batch_rows.as_ref().map_or(0..0, Spanned::span),
+            &format!("{path}.batch_rows"),
+            &format!(
+                "{batch_rows} rows of {columns} columns make {parameters} parameters in one statement; {driver} takes at most {limit}"
+            ),
+            Some(&format!(
+                "at most {} rows per statement for these columns",
+                limit / columns
+            )),
+        );
+        false
+    }
+
     fn query_workload(
         &mut self,
         path: &str,
         workload: &Spanned<RawWorkload>,
+        max_connections: Option<u32>,
     ) -> Option<QueryWorkload> {
         let raw = workload.get();
         let mut valid = true;
@@ -593,7 +640,7 @@ impl Analyzer<'_> {
                     "sql",
                     path,
                     workload.span(),
-                    Some("for example `sql = \"SELECT * FROM daily_bars WHERE id = $1\"`"),
+                    Some("for example `sql = \"SELECT * FROM daily_bars WHERE id = ?\"`"),
                 );
                 None
             }
@@ -660,6 +707,19 @@ impl Analyzer<'_> {
             None => None,
         };
         let clients = raw.clients.as_ref().map_or(1, |clients| *clients.get());
+        if let (Some(value), Some(limit)) = (&raw.clients, max_connections)
+            && *value.get() > limit
+        {
+            self.invalid(
+                value.span(),
+                &format!("{path}.clients"),
+                &format!(
+                    "{clients} clients need {clients} connections at once; the connection's `max_connections` is {limit}"
+                ),
+                Some("lower `clients`, or raise the connection's `max_connections`"),
+            );
+            valid = false;
+        }
         if let Some(value) = &raw.clients
             && !(1..=64).contains(value.get())
         {
@@ -679,4 +739,19 @@ impl Analyzer<'_> {
             clients,
         })
     }
+}
+
+/// `pipewright_bench_<step id>`, in lower case (MySQL and SQLite compare table names without
+/// case); an id with capitals gets a hash of itself, so that `Load` and `load` differ.
+fn default_bench_table(step_id: &str) -> String {
+    use sha2::Digest as _;
+    let lower = step_id.to_lowercase();
+    if lower == step_id {
+        return derived_name(&format!("pipewright_bench_{step_id}"), "");
+    }
+    let digest = sha2::Sha256::digest(step_id.as_bytes());
+    derived_name(
+        &format!("pipewright_bench_{lower}"),
+        &format!("_{}", crate::values::hex(&digest[..3])),
+    )
 }
