@@ -4,6 +4,7 @@
 mod analyzer;
 mod env_file;
 mod formatter;
+mod garbage;
 mod interpolation;
 mod invalid_manifest;
 pub mod json_schema;
@@ -21,6 +22,7 @@ use std::path::Path;
 pub use analyzer::{DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_TABLE, DEFAULT_KEEP_BACKUPS, analyze};
 pub use env_file::{EnvFileError, parse_env_file};
 pub use formatter::{FormatError, format_manifest};
+pub use garbage::check_manifest_invariants;
 pub use interpolation::{
     InterpolationError, InterpolationErrorKind, interpolate, is_variable_name,
 };
@@ -61,6 +63,8 @@ pub fn parse_pipeline(
     source: &SourceFile,
     variables: &Variables,
 ) -> Result<Pipeline, ManifestLoadError> {
+    // An error quoting a line of the manifest must not show a password written in it.
+    crate::secrets::register_url_secrets_in(source.text());
     let invalid = |errors| Box::new(InvalidManifest::new(source.clone(), errors));
     let loaded = load(source).map_err(invalid)?;
     let mut errors = loaded.errors;
