@@ -129,11 +129,14 @@ fn percent_decoded(text: &str) -> Option<String> {
 pub fn register_url_secrets_in(text: &str) {
     let mut rest = text;
     while let Some(position) = rest.find("://") {
+        // The scheme: the letters, digits, `+`, `-` and `.` right before `://`.
         let start = rest[..position]
-            .rfind(|character: char| {
-                !(character.is_ascii_alphanumeric() || "+-.".contains(character))
+            .char_indices()
+            .rev()
+            .find(|(_, character)| {
+                !(character.is_ascii_alphanumeric() || "+-.".contains(*character))
             })
-            .map_or(0, |index| index + 1);
+            .map_or(0, |(index, character)| index + character.len_utf8());
         let end = rest[position..]
             .find(|character: char| character.is_whitespace() || matches!(character, '"' | '\''))
             .map_or(rest.len(), |index| position + index);
@@ -198,6 +201,7 @@ mod tests {
         assert_eq!(url_password(url), Some("S3cr3t/sl?a#sh-7fq"));
         assert_eq!(redact_url(url), "postgres://pw:****@127.0.0.1:5432/none");
         register_url_secrets_in("url = \"mysql://u:An0ther%40Secret@h/db\" # x");
+        register_url_secrets_in("é://u:Thi3rd-secret@h/db and ://alone é:// ");
         assert_eq!(
             redact("An0ther%40Secret and An0ther@Secret"),
             "**** and ****",

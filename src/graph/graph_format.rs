@@ -67,20 +67,28 @@ fn text(pipeline: &Pipeline, graph: &StepGraph) -> String {
         + "\n"
 }
 
-/// Mermaid node ids cannot contain `-`; ids are rewritten, collisions numbered.
-fn mermaid_ids(graph: &StepGraph) -> HashMap<&StepId, String> {
-    let mut taken: HashMap<String, usize> = HashMap::new();
+/// The Mermaid node id of each step. Mermaid ids cannot contain `-`, so it becomes `_`; an id
+/// that is then taken (`a-b` and `a_b`, or a real `a_b_2`) gets the next free number, so that
+/// no two steps ever share a node. Every Mermaid chart of pipewright uses these.
+pub fn mermaid_ids(graph: &StepGraph) -> HashMap<&StepId, String> {
+    let mut used: std::collections::HashSet<String> = graph
+        .ids()
+        .map(|id| id.as_str().to_owned())
+        .filter(|id| !id.contains('-'))
+        .collect();
     graph
         .ids()
         .map(|id| {
+            if !id.as_str().contains('-') {
+                return (id, id.as_str().to_owned());
+            }
             let base = id.as_str().replace('-', "_");
-            let count = taken.entry(base.clone()).or_insert(0);
-            *count += 1;
-            let node = if *count == 1 {
-                base
-            } else {
-                format!("{base}_{count}")
-            };
+            let mut node = base.clone();
+            let mut number = 1;
+            while !used.insert(node.clone()) {
+                number += 1;
+                node = format!("{base}_{number}");
+            }
             (id, node)
         })
         .collect()
@@ -142,4 +150,34 @@ fn dot(pipeline: &Pipeline, graph: &StepGraph) -> String {
     }
     output.push_str("}\n");
     output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{SourceFile, Variables, parse_pipeline};
+
+    #[test]
+    fn mermaid_ids_never_collide() {
+        let mut text = String::from("[pipeline]\nname = \"ids\"\n");
+        for id in ["a-b", "a_b", "a_b_2", "x--y", "x__y"] {
+            let _ = write!(
+                text,
+                "\n[steps.{id}]\nkind = \"command\"\nrun = [\"true\"]\n"
+            );
+        }
+        let pipeline =
+            parse_pipeline(&SourceFile::new("ids.toml", text), &Variables::default()).unwrap();
+        let graph = StepGraph::new(&pipeline);
+        let ids = mermaid_ids(&graph);
+        let mut nodes: Vec<&String> = ids.values().collect();
+        nodes.sort();
+        nodes.dedup();
+        assert_eq!(nodes.len(), 5, "{ids:?}");
+        assert!(nodes.iter().all(|node| !node.contains('-')), "{ids:?}");
+        assert_eq!(
+            ids.iter().find(|(id, _)| id.as_str() == "a_b").unwrap().1,
+            "a_b"
+        );
+    }
 }

@@ -6,5 +6,5 @@ mod previous_run;
 mod selector;
 
 pub use plan::{Decision, Plan, PlannedStep, Selection, SkipReason};
-pub use previous_run::{PreviousRun, PreviousStep};
+pub use previous_run::{PreviousRun, PreviousStep, StepRunRow};
 pub use selector::{Selector, SelectorError, SelectorTarget};

@@ -93,7 +93,6 @@ fn resume_decision(
     running: &HashMap<&StepId, usize>,
     previous: &PreviousRun,
 ) -> (bool, String) {
-    let run = previous.short_id();
     if let Some(upstream) = graph
         .dependencies(id)
         .into_iter()
@@ -102,8 +101,12 @@ fn resume_decision(
         return (false, format!("runs again: `{upstream}` before it runs"));
     }
     let Some(before) = previous.steps.get(id.as_str()) else {
-        return (false, format!("runs: not reached in run {run}"));
+        return (
+            false,
+            format!("runs: not reached in run {}", previous.run_id),
+        );
     };
+    let run = &before.run_id;
     if before.status == "skipped" && !before.reused {
         return (false, format!("runs: skipped in run {run}"));
     }

@@ -15,6 +15,9 @@ pub struct PreviousStep {
     /// Skipped because it had succeeded in the run before, unchanged: as good as succeeded
     /// for the next resume.
     pub reused: bool,
+    /// The run this outcome is from: the resumed run, or for a step that run left out (not
+    /// selected, excluded, disabled) the last run before it that did not.
+    pub run_id: String,
 }
 
 impl PreviousStep {
@@ -22,6 +25,9 @@ impl PreviousStep {
         self.status == "succeeded" || self.reused
     }
 }
+
+/// A row of `step_runs` with its run: (run id, step id, status, fingerprint, skip reason).
+pub type StepRunRow = (String, String, String, Option<String>, Option<String>);
 
 /// The run being resumed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +58,7 @@ impl PreviousRun {
                         status,
                         fingerprint: step["fingerprint"].as_str().unwrap_or_default().to_owned(),
                         reused,
+                        run_id: run_id.clone(),
                     },
                 ))
             })
@@ -59,30 +66,35 @@ impl PreviousRun {
         Ok(Self { run_id, steps })
     }
 
-    /// From rows of `step_runs`: (step id, status, fingerprint, skip reason).
-    pub fn from_rows(
-        run_id: String,
-        rows: Vec<(String, String, Option<String>, Option<String>)>,
-    ) -> Self {
+    /// From rows of `step_runs` of recent runs, newest run first: (run id, step id, status,
+    /// fingerprint, skip reason). Each step's outcome is its newest one, except that a run
+    /// which left the step out (not selected, excluded, disabled: it says nothing about the
+    /// step) is looked through to the run before.
+    pub fn from_rows(rows: Vec<StepRunRow>) -> Self {
         let reused = SkipReason::AlreadySucceeded.describe();
-        let steps = rows
-            .into_iter()
-            .map(|(id, status, fingerprint, skip_reason)| {
-                (
-                    id,
-                    PreviousStep {
-                        status,
-                        fingerprint: fingerprint.unwrap_or_default(),
-                        reused: skip_reason.as_deref() == Some(reused),
-                    },
-                )
-            })
-            .collect();
+        let left_out = [
+            SkipReason::NotSelected.describe(),
+            SkipReason::Excluded.describe(),
+            SkipReason::Disabled.describe(),
+        ];
+        let run_id = rows.first().map(|row| row.0.clone()).unwrap_or_default();
+        let mut steps = HashMap::new();
+        for (run, id, status, fingerprint, skip_reason) in rows {
+            if steps.contains_key(&id)
+                || skip_reason
+                    .as_deref()
+                    .is_some_and(|reason| left_out.contains(&reason))
+            {
+                continue;
+            }
+            let step = PreviousStep {
+                status,
+                fingerprint: fingerprint.unwrap_or_default(),
+                reused: skip_reason.as_deref() == Some(reused),
+                run_id: run,
+            };
+            steps.insert(id, step);
+        }
         Self { run_id, steps }
-    }
-
-    /// The run id as people read it: its first 8 characters.
-    pub fn short_id(&self) -> &str {
-        self.run_id.get(..8).unwrap_or(&self.run_id)
     }
 }

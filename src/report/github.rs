@@ -66,11 +66,18 @@ pub struct GithubReporter {
 
 impl GithubReporter {
     pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        // Relative to the repository's root (`GITHUB_WORKSPACE`, else the working directory),
+        // both made absolute: `./p.toml` or `../p.toml` from a `working-directory:` would not
+        // land on the pull request's diff.
         let path = pipeline.source.path();
-        let file = std::env::current_dir()
-            .ok()
-            .and_then(|directory| path.strip_prefix(directory).ok().map(Path::to_path_buf))
-            .unwrap_or_else(|| path.to_path_buf())
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let root = std::env::var_os("GITHUB_WORKSPACE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .and_then(|root| std::fs::canonicalize(root).ok());
+        let file = root
+            .and_then(|root| absolute.strip_prefix(root).ok().map(Path::to_path_buf))
+            .unwrap_or(absolute)
             .display()
             .to_string();
         Self {
@@ -212,12 +219,13 @@ pub fn render_step_summary(record: &RunRecord, graph: &StepGraph) -> String {
             markdown_cell(&note)
         );
     }
+    let nodes = crate::graph::mermaid_ids(graph);
     text.push_str("\n```mermaid\nflowchart LR\n");
     for id in graph.topological_order() {
-        let _ = writeln!(text, "  {}[\"{}\"]", node(id), id);
+        let _ = writeln!(text, "  {}[\"{}\"]", nodes[id], id);
     }
     for (from, to) in graph.edges() {
-        let _ = writeln!(text, "  {} --> {}", node(from), node(to));
+        let _ = writeln!(text, "  {} --> {}", nodes[from], nodes[to]);
     }
     text.push_str("  classDef succeeded fill:#d4edda,stroke:#2e7d32\n");
     text.push_str("  classDef failed fill:#f8d7da,stroke:#c62828,color:#c62828\n");
@@ -228,7 +236,9 @@ pub fn render_step_summary(record: &RunRecord, graph: &StepGraph) -> String {
             Some(StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled) => "failed",
             _ => "skipped",
         };
-        let _ = writeln!(text, "  class {} {class}", node(&step.id));
+        if let Some(node) = nodes.get(&step.id) {
+            let _ = writeln!(text, "  class {node} {class}");
+        }
     }
     text.push_str("```\n");
     let failed_checks: Vec<String> = record
@@ -263,11 +273,6 @@ pub fn render_step_summary(record: &RunRecord, graph: &StepGraph) -> String {
         );
     }
     text
-}
-
-/// A Mermaid node id: step ids may hold `-`, which Mermaid reads as an edge.
-fn node(id: &StepId) -> String {
-    format!("s_{}", id.as_str().replace('-', "__"))
 }
 
 fn first_line(text: &str) -> String {

@@ -2,7 +2,7 @@
 //! the changes, text diffs folded away, and the new graph in Mermaid with what changed
 //! coloured.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::graph::{GraphFormat, StepGraph, render_graph};
@@ -216,7 +216,7 @@ fn graph_section(
 /// changed and downstream step, listed in manifest order.
 fn highlighted_mermaid(diff: &ManifestDiff, pipeline: &Pipeline, graph: &StepGraph) -> String {
     let mut chart = render_graph(pipeline, graph, GraphFormat::Mermaid);
-    let nodes = mermaid_node_ids(graph);
+    let nodes = crate::graph::mermaid_ids(graph);
     let added: HashSet<&StepId> = diff.steps.added.iter().map(|step| &step.id).collect();
     let changed: HashSet<&StepId> = diff
         .steps
@@ -251,27 +251,6 @@ fn highlighted_mermaid(diff: &ManifestDiff, pipeline: &Pipeline, graph: &StepGra
         let _ = writeln!(chart, "    class {} {class}", members.join(","));
     }
     chart
-}
-
-/// The node id `pipewright graph --format mermaid` gives each step: Mermaid ids cannot hold
-/// `-`, so it becomes `_`, and ids that then collide are numbered in manifest order. This must
-/// agree with `graph_format.rs`, whose chart the classes decorate.
-fn mermaid_node_ids(graph: &StepGraph) -> HashMap<&StepId, String> {
-    let mut taken: HashMap<String, usize> = HashMap::new();
-    graph
-        .ids()
-        .map(|id| {
-            let base = id.as_str().replace('-', "_");
-            let count = taken.entry(base.clone()).or_insert(0);
-            *count += 1;
-            let node = if *count == 1 {
-                base
-            } else {
-                format!("{base}_{count}")
-            };
-            (id, node)
-        })
-        .collect()
 }
 
 /// Every change of a step or connection in one table cell, one per line.

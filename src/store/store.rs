@@ -50,6 +50,9 @@ type LogTuple = (
     Option<String>,
 );
 
+/// How many recent runs `run --resume` looks through for a step the last one left out.
+const RESUME_LOOKBACK: u32 = 20;
+
 /// A row of `pipewright history`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRow {
@@ -174,23 +177,27 @@ impl Store {
         &self,
         pipeline: &str,
     ) -> Result<Option<crate::plan::PreviousRun>, StoreError> {
-        let Some(run) = self
-            .recent_runs(1, Some(pipeline))
-            .await?
-            .into_iter()
-            .next()
-        else {
+        // A step the last run left out (not selected) is judged by the run before: a few runs
+        // back is enough for a `--select` or a `pipewright bench` in between.
+        let runs = self.recent_runs(RESUME_LOOKBACK, Some(pipeline)).await?;
+        if runs.is_empty() {
             return Ok(None);
-        };
-        let rows: Vec<(String, String, Option<String>, Option<String>)> = self
-            .database
-            .fetch_all(
-                "SELECT step_id, status, fingerprint, skip_reason FROM step_runs WHERE run_id = ?",
-                vec![run.run_id.clone().into()],
-            )
-            .await
-            .map_err(|source| self.read_error(source))?;
-        Ok(Some(crate::plan::PreviousRun::from_rows(run.run_id, rows)))
+        }
+        let mut rows = Vec::new();
+        for run in &runs {
+            let steps: Vec<(String, String, Option<String>, Option<String>)> = self
+                .database
+                .fetch_all(
+                    "SELECT step_id, status, fingerprint, skip_reason FROM step_runs WHERE run_id = ?",
+                    vec![run.run_id.clone().into()],
+                )
+                .await
+                .map_err(|source| self.read_error(source))?;
+            rows.extend(steps.into_iter().map(|(step, status, fingerprint, skip)| {
+                (run.run_id.clone(), step, status, fingerprint, skip)
+            }));
+        }
+        Ok(Some(crate::plan::PreviousRun::from_rows(rows)))
     }
 
     /// The full id of the run whose id starts with `prefix`, if exactly one does.

@@ -263,6 +263,44 @@ fn resume_runs_what_failed_or_was_not_reached_and_skips_what_succeeded() {
 }
 
 #[test]
+fn a_run_that_left_steps_out_does_not_make_them_run_again() {
+    let project = resumable();
+    let first = project.run_with(&["run", "pipeline.toml", "--report", "report.json"]);
+    first.assert_code(1);
+    let first_run = first.report()["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(ran(&project), ["a", "b"]);
+    // Only `d`, in between: it says nothing about `a`, `b` and `c`.
+    project
+        .run_with(&["run", "pipeline.toml", "--select", "d"])
+        .assert_code(0);
+    assert_eq!(ran(&project), ["d"]);
+    std::fs::write(project.path().join("allow_b"), "").unwrap();
+    let resumed = project.run_with(&[
+        "run",
+        "pipeline.toml",
+        "--resume",
+        "--report",
+        "report.json",
+    ]);
+    resumed.assert_code(0);
+    assert_eq!(
+        ran(&project),
+        ["b", "c"],
+        "`a` succeeded in the first run, `d` in the second"
+    );
+    let reasons = resume_reasons(&resumed);
+    assert_eq!(
+        reasons[0].1,
+        format!("skipped: succeeded in run {first_run}, unchanged"),
+        "named by the run it is judged by"
+    );
+    assert_eq!(
+        reasons[1].1,
+        format!("runs again: failed in run {first_run}")
+    );
+}
+
+#[test]
 fn resume_after_a_kill_skips_the_steps_that_finished() {
     let project = Pipewright::new()
         .manifest(&format!(
@@ -411,7 +449,7 @@ checks = [
         "## pipewright: `annotated` failed",
         "| `broken` | command | $\\color{red}{\\textsf{failed}}$ |",
         "```mermaid",
-        "class s_broken failed",
+        "class broken failed",
         "### Checks that did not pass",
     ] {
         assert!(summary.contains(expected), "{expected}\n{summary}");
