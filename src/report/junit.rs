@@ -32,72 +32,84 @@ struct Case {
     output: Vec<String>,
 }
 
-/// The cases of a step: one, or one per check of a `validate` step that ran.
+/// The cases of a step: the step itself, and one per check of a `validate` step that ran.
 fn cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
-    if let Some(checks) = step
+    let mut cases = vec![step_case(pipeline, step)];
+    cases.extend(check_cases(pipeline, step));
+    cases
+}
+
+/// One case per check of a `validate` step that ran; none for other steps.
+fn check_cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
+    let Some(checks) = step
         .details
         .as_ref()
         .and_then(|details| details.get("checks"))
         .and_then(serde_json::Value::as_array)
-    {
-        return checks
-            .iter()
-            .map(|check| {
-                let text = |key: &str| {
+    else {
+        return Vec::new();
+    };
+    checks
+        .iter()
+        .map(|check| {
+            let text = |key: &str| {
+                check
+                    .get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let message = text("message");
+            let samples = check
+                .get("samples")
+                .and_then(serde_json::Value::as_array)
+                .map(|samples| {
+                    samples
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            let details = if samples.is_empty() {
+                message.clone()
+            } else {
+                format!("{message}\n\nfailing rows:\n{samples}")
+            };
+            // A warning does not fail the run, so it does not fail the test case either:
+            // it is passed, with the warning in its output.
+            let (verdict, output) = match text("status").as_str() {
+                "passed" => (Verdict::Passed, Vec::new()),
+                "warned" => (Verdict::Passed, vec![format!("warning: {details}")]),
+                _ => (
+                    Verdict::Failed {
+                        kind: "failed",
+                        details,
+                        message,
+                    },
+                    Vec::new(),
+                ),
+            };
+            Case {
+                name: text("name"),
+                classname: format!("{pipeline}.validate.{}", step.id),
+                seconds: format!(
+                    "{:.3}",
                     check
-                        .get(key)
-                        .and_then(serde_json::Value::as_str)
+                        .get("duration_ms")
+                        .and_then(serde_json::Value::as_f64)
                         .unwrap_or_default()
-                        .to_owned()
-                };
-                let message = text("message");
-                let samples = check
-                    .get("samples")
-                    .and_then(serde_json::Value::as_array)
-                    .map(|samples| {
-                        samples
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                    .unwrap_or_default();
-                let details = if samples.is_empty() {
-                    message.clone()
-                } else {
-                    format!("{message}\n\nfailing rows:\n{samples}")
-                };
-                // A warning does not fail the run, so it does not fail the test case either:
-                // it is passed, with the warning in its output.
-                let (verdict, output) = match text("status").as_str() {
-                    "passed" => (Verdict::Passed, Vec::new()),
-                    "warned" => (Verdict::Passed, vec![format!("warning: {details}")]),
-                    _ => (
-                        Verdict::Failed {
-                            kind: "failed",
-                            details,
-                            message,
-                        },
-                        Vec::new(),
-                    ),
-                };
-                Case {
-                    name: text("name"),
-                    classname: format!("{pipeline}.validate.{}", step.id),
-                    seconds: format!(
-                        "{:.3}",
-                        check
-                            .get("duration_ms")
-                            .and_then(serde_json::Value::as_f64)
-                            .unwrap_or_default()
-                            / 1_000.0
-                    ),
-                    verdict,
-                    output,
-                }
-            })
-            .collect();
-    }
+                        / 1_000.0
+                ),
+                verdict,
+                output,
+            }
+        })
+        .collect()
+}
+
+/// The case of the step itself: its status, error and last output.
+fn step_case(pipeline: &str, step: &crate::report::StepRecord) -> Case {
     let message = step.error.as_deref().unwrap_or_default();
     let verdict = match step.status {
         Some(StepStatus::Succeeded) => Verdict::Passed,
@@ -128,13 +140,13 @@ fn cases(pipeline: &str, step: &crate::report::StepRecord) -> Vec<Case> {
                 .unwrap_or_default(),
         },
     };
-    vec![Case {
+    Case {
         name: step.id.to_string(),
         classname: format!("{pipeline}.{}", step.kind),
         seconds: seconds(step.duration),
         verdict,
         output: step.output_tail.clone(),
-    }]
+    }
 }
 
 /// Renders a run record as a `JUnit` XML document: one test case per step, and one per check

@@ -106,11 +106,18 @@ engine_test!(
             "{passed:?}"
         );
         let junit = good.read("junit.xml");
-        assert!(junit.contains("tests=\"13\" failures=\"0\""), "{junit}");
+        assert!(
+            junit.contains("tests=\"14\" failures=\"0\""),
+            "the step and its 13 checks: {junit}"
+        );
         assert!(
         junit.contains("<testcase name=\"not_null(symbol, trade_date)\" classname=\"validations.validate.check_bars\""),
         "{junit}"
     );
+        assert!(
+            junit.contains("<testcase name=\"check_bars\" classname=\"validations.validate\""),
+            "{junit}"
+        );
 
         // A NULL symbol, a duplicate key, a status, a negative close, a symbol that is neither six
         // digits nor known.
