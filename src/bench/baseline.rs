@@ -111,6 +111,15 @@ impl BaselineFile {
 /// Writes `entry` as step `step`'s on its engine in the file at `path`, keeping the other
 /// entries.
 pub fn record_baseline(path: &Path, step: &str, entry: BaselineEntry) -> Result<(), String> {
+    record_baselines(path, [(step.to_owned(), entry)])
+}
+
+/// Writes each `(step, entry)` on its engine in the file at `path`, keeping the other entries:
+/// one read and one write of the file, however many entries.
+pub fn record_baselines(
+    path: &Path,
+    entries: impl IntoIterator<Item = (String, BaselineEntry)>,
+) -> Result<(), String> {
     let _guard = FILE_LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -118,10 +127,12 @@ pub fn record_baseline(path: &Path, step: &str, entry: BaselineEntry) -> Result<
         format: BASELINE_FORMAT,
         steps: BTreeMap::new(),
     });
-    file.steps
-        .entry(step.to_owned())
-        .or_default()
-        .insert(entry.database_type.clone(), entry);
+    for (step, entry) in entries {
+        file.steps
+            .entry(step)
+            .or_default()
+            .insert(entry.database_type.clone(), entry);
+    }
     if let Some(directory) = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())

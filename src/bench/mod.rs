@@ -9,7 +9,7 @@ mod workloads;
 
 pub use baseline::{
     BASELINE_FORMAT, BaselineEntry, BaselineFile, BenchReport, MetricReport, Verdict, compare,
-    record_baseline,
+    record_baseline, record_baselines,
 };
 pub use generated_rows::generated_value;
 pub use measurement::{Measurement, Sample};

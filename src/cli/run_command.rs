@@ -378,11 +378,11 @@ fn finish_benchmarks(
     let results = state
         .join("bench")
         .join(format!("{}.json", file_name_of(pipeline)));
-    for (step, report) in &reports {
-        if let Err(message) = crate::bench::record_baseline(&results, step, report.entry.clone()) {
-            tracing::warn!("the benchmark results were not kept: {message}");
-            break;
-        }
+    let entries = reports
+        .iter()
+        .map(|(step, report)| (step.clone(), report.entry.clone()));
+    if let Err(message) = crate::bench::record_baselines(&results, entries) {
+        tracing::warn!("the benchmark results were not kept: {message}");
     }
     if !quiet {
         write_stderr(

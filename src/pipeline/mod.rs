@@ -23,6 +23,7 @@ pub use driver::Driver;
 pub use pipeline::{LoggingSpec, MonitoringSpec, Pipeline};
 pub use step_id::StepId;
 pub use step_kind::{COMMON_STEP_KEYS, StepKind, UnknownStepKind};
+pub(crate) use step_spec::{PATH_KEYS, relative_path, rewrite_paths};
 pub use step_spec::{StepAction, StepSpec, display_relative};
 pub use transform_spec::{
     ColumnRule, LossyPolicy, SourceSpec, SourceTables, TargetSpec, TransformMode, TransformSpec,

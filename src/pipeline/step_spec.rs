@@ -141,15 +141,24 @@ pub fn display_relative(path: &Path, base: &Path) -> String {
 /// The keys whose values are paths the analyzer resolved against the manifest's directory:
 /// an SQL `file`, a migrations `dir`, a command's `workdir`, a bench `baseline`. Other strings
 /// (a command's arguments, its environment) count as written, absolute or not.
-const PATH_KEYS: [&str; 4] = ["file", "dir", "workdir", "baseline"];
+pub(crate) const PATH_KEYS: [&str; 4] = ["file", "dir", "workdir", "baseline"];
 
 /// Rewrites the resolved paths as paths relative to `base` (`./x`, `../migrations`),
 /// recursively: where the repository is checked out does not count.
 fn relativize_paths(value: &mut serde_json::Value, base: &str) {
+    rewrite_paths(value, &|path| relative_path(path, Path::new(base)));
+}
+
+/// Rewrites, recursively, every absolute path under one of [`PATH_KEYS`] for which `rewrite`
+/// gives another text (the fingerprint's `./x`, the diff's `x`).
+pub(crate) fn rewrite_paths(
+    value: &mut serde_json::Value,
+    rewrite: &dyn Fn(&Path) -> Option<String>,
+) {
     match value {
         serde_json::Value::Array(items) => {
             for item in items {
-                relativize_paths(item, base);
+                rewrite_paths(item, rewrite);
             }
         }
         serde_json::Value::Object(map) => {
@@ -158,13 +167,11 @@ fn relativize_paths(value: &mut serde_json::Value, base: &str) {
                     serde_json::Value::String(text)
                         if PATH_KEYS.contains(&key.as_str()) && text.starts_with('/') =>
                     {
-                        if let Some(relative) =
-                            relative_path(Path::new(text.as_str()), Path::new(base))
-                        {
+                        if let Some(relative) = rewrite(Path::new(text.as_str())) {
                             *text = relative;
                         }
                     }
-                    _ => relativize_paths(item, base),
+                    _ => rewrite_paths(item, rewrite),
                 }
             }
         }
@@ -174,7 +181,7 @@ fn relativize_paths(value: &mut serde_json::Value, base: &str) {
 
 /// `path` relative to `base`, both absolute and normalized: `./a/b` below it, `../../c`
 /// beside it.
-fn relative_path(path: &Path, base: &Path) -> Option<String> {
+pub(crate) fn relative_path(path: &Path, base: &Path) -> Option<String> {
     let path: Vec<_> = path.components().collect();
     let base: Vec<_> = base.components().collect();
     let common = path

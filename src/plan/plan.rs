@@ -70,6 +70,10 @@ pub struct PlannedStep {
     /// `run --resume`: why the step runs again, or is skipped, against the run it resumes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume: Option<String>,
+    /// The step's fingerprint ([`StepSpec::fingerprint`](crate::pipeline::StepSpec::fingerprint)),
+    /// computed once for the run report, the store and `--resume`. Not part of `plan`'s output.
+    #[serde(skip)]
+    pub fingerprint: String,
 }
 
 impl PlannedStep {
@@ -87,9 +91,9 @@ pub struct Selection {
 
 /// Whether a step that would run is skipped by `run --resume`, and why it runs or not.
 fn resume_decision(
-    pipeline: &Pipeline,
     graph: &StepGraph,
     id: &StepId,
+    fingerprint: &str,
     running: &HashMap<&StepId, usize>,
     previous: &PreviousRun,
 ) -> (bool, String) {
@@ -119,8 +123,7 @@ fn resume_decision(
             ),
         );
     }
-    let step = pipeline.step(id);
-    if step.fingerprint(&pipeline.base_dir) != before.fingerprint {
+    if fingerprint != before.fingerprint {
         return (
             false,
             format!("runs again: its definition or a file it reads changed since run {run}"),
@@ -190,10 +193,12 @@ impl Plan {
             } else {
                 None
             };
+            // Once per step and run: it reads the files the step reads.
+            let fingerprint = step.fingerprint(&pipeline.base_dir);
             let mut resume = None;
             let skip = match (skip, previous) {
                 (None, Some(previous)) => {
-                    let (reused, why) = resume_decision(pipeline, graph, id, &waves, previous);
+                    let (reused, why) = resume_decision(graph, id, &fingerprint, &waves, previous);
                     resume = Some(why);
                     reused.then_some(SkipReason::AlreadySucceeded)
                 }
@@ -257,6 +262,7 @@ impl Plan {
                 summary: step.action.summary(),
                 sql,
                 resume,
+                fingerprint,
             });
         }
         Ok(Self {

@@ -108,7 +108,7 @@ impl RunRecorder {
                 failure: None,
                 output_tail: Vec::new(),
                 details: None,
-                fingerprint: pipeline.step(&planned.id).fingerprint(&pipeline.base_dir),
+                fingerprint: planned.fingerprint.clone(),
                 resume: planned.resume.clone(),
             })
             .collect();

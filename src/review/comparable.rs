@@ -5,17 +5,12 @@
 //! paths relative again, as `StepSpec::fingerprint` does, so that a diff shows what the
 //! author changed and never where the repository happens to be.
 
-use std::path::{Component, Path};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::pipeline::{ConnectionSpec, Driver, Pipeline, StepAction, StepSpec};
-
-/// The keys whose values are paths the analyzer resolved against the manifest's directory: an
-/// SQL `file`, a migrations or logging `dir`, a command's `workdir`, a bench `baseline`. Other
-/// strings count as written.
-const PATH_KEYS: [&str; 4] = ["file", "dir", "workdir", "baseline"];
+use crate::pipeline::{ConnectionSpec, Driver, PATH_KEYS, Pipeline, StepAction, StepSpec};
 
 /// `item` as JSON, its resolved paths relative to `base_dir`.
 pub(super) fn comparable<T: Serialize>(item: &T, base_dir: &Path) -> Value {
@@ -153,57 +148,18 @@ fn collect_shown_paths(value: &Value, found: &mut Vec<String>) {
 
 /// Rewrites the resolved paths of `value` relative to `base_dir`, recursively.
 fn relativize_paths(value: &mut Value, base_dir: &Path) {
-    match value {
-        Value::Array(items) => {
-            for item in items {
-                relativize_paths(item, base_dir);
-            }
-        }
-        Value::Object(fields) => {
-            for (key, item) in fields {
-                match item {
-                    Value::String(text) if PATH_KEYS.contains(&key.as_str()) => {
-                        if let Some(relative) = relative_path(Path::new(text.as_str()), base_dir) {
-                            *text = relative;
-                        }
-                    }
-                    _ => relativize_paths(item, base_dir),
-                }
-            }
-        }
-        _ => {}
-    }
+    crate::pipeline::rewrite_paths(value, &|path| relative_path(path, base_dir));
 }
 
 /// `path` relative to `base`, both absolute and normalized, as a manifest writes it:
 /// `sql/a.sql` below it, `../migrations` beside it, `.` for `base` itself. `None` when the two
 /// share no directory, only the root: `/var/lib/bars.db` is kept as written rather than shown
-/// as `../../var/lib/bars.db`.
+/// as `../../var/lib/bars.db`. The fingerprint's form (`./sql/a.sql`) without its `./`.
 fn relative_path(path: &Path, base: &Path) -> Option<String> {
-    let path: Vec<Component<'_>> = path.components().collect();
-    let base: Vec<Component<'_>> = base.components().collect();
-    let common = path
-        .iter()
-        .zip(&base)
-        .take_while(|(left, right)| left == right)
-        .count();
-    let shares_a_directory = path[..common]
-        .iter()
-        .any(|component| matches!(component, Component::Normal(_)));
-    if !shares_a_directory {
-        return None;
-    }
-    let mut parts: Vec<String> =
-        std::iter::repeat_n("..".to_owned(), base.len() - common).collect();
-    parts.extend(
-        path[common..]
-            .iter()
-            .map(|component| component.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        return Some(".".to_owned());
-    }
-    Some(parts.join("/"))
+    crate::pipeline::relative_path(path, base).map(|relative| match relative.strip_prefix("./") {
+        Some(below) => below.to_owned(),
+        None => relative,
+    })
 }
 
 #[cfg(test)]

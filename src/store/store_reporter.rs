@@ -51,7 +51,7 @@ impl StoreReporter {
                 };
                 let facts = StepFacts {
                     kind: step.kind().to_string(),
-                    fingerprint: step.fingerprint(&pipeline.base_dir),
+                    fingerprint: planned.fingerprint.clone(),
                     database_type: connection
                         .map(|name| pipeline.connections[name].driver.to_string()),
                     table_name,
