@@ -17,52 +17,52 @@ use crate::data::{Column, LogicalType, ReadError, TableChecksum, Value};
 use crate::db::{DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
 
-/// The size of the chunks of `COPY` text handed to the hashing thread.
+/// The size of the chunks of `COPY` text handed to the thread that parses them.
 const CHUNK: usize = 256 * 1024;
 
-/// The count and checksum of `columns` of `table` on PostgreSQL, read with `COPY`.
-pub async fn checksum_postgres_table(
+/// What takes the rows of `COPY ... TO STDOUT` text, one line at a time, on a thread of its
+/// own.
+pub(crate) trait CopyRows: Send + 'static {
+    /// One row: its line, without the newline (fields split by tabs, `\N` for NULL,
+    /// backslash escapes as [`unescape_bytes`] undoes them).
+    fn row(&mut self, line: &[u8]);
+}
+
+/// Runs `sql`, a `COPY (...) TO STDOUT` in text format, on `connection` and hands each row
+/// to `rows` on a blocking thread while the next chunks arrive; `rows` back once the server
+/// has sent everything. `context` names what is read in errors.
+pub(crate) async fn copy_rows<R: CopyRows>(
     connection: &mut DbConnection,
-    table: &str,
-    columns: &[Column],
+    sql: &str,
+    context: &str,
+    rows: R,
     cancel: &CancellationToken,
-) -> Result<TableChecksum, ReadError> {
-    let DbConnection::Postgres { connection, .. } = connection else {
-        return Err(ReadError::Database(DbError::Query {
-            context: format!("reading `{table}` with COPY needs PostgreSQL"),
-            source: sqlx::Error::Protocol("not a PostgreSQL connection".to_owned()),
-        }));
-    };
-    let list = columns
-        .iter()
-        .map(|column| quote_identifier(Driver::Postgres, &column.name))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "COPY (SELECT {list} FROM {}) TO STDOUT",
-        quote_identifier(Driver::Postgres, table)
-    );
+) -> Result<R, ReadError> {
     let failed = |source| {
         ReadError::Database(DbError::Query {
-            context: format!("reading `{table}` with COPY"),
+            context: context.to_owned(),
             source,
         })
     };
-    let types: Vec<LogicalType> = columns
-        .iter()
-        .map(|column| column.logical.clone())
-        .collect();
+    let DbConnection::Postgres { connection, .. } = connection else {
+        return Err(failed(sqlx::Error::Protocol(
+            "COPY needs a PostgreSQL connection".to_owned(),
+        )));
+    };
     let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(8);
-    let hashing = tokio::task::spawn_blocking(move || {
-        let mut reader = CopyTextHasher::new(types);
+    let parsing = tokio::task::spawn_blocking(move || {
+        let mut lines = Lines {
+            rows,
+            pending: Vec::new(),
+        };
         while let Some(chunk) = receiver.blocking_recv() {
-            reader.feed(&chunk);
+            lines.feed(&chunk);
         }
-        reader.finish()
+        lines.finish()
     });
-    let mut stream = connection.copy_out_raw(&sql).await.map_err(failed)?;
+    let mut stream = connection.copy_out_raw(sql).await.map_err(failed)?;
     // PostgreSQL sends a message per row: they are gathered into large chunks, so that the
-    // hashing thread wakes once per chunk, not once per row.
+    // parsing thread wakes once per chunk, not once per row.
     let read: Result<(), ReadError> = async {
         let mut buffer = Vec::with_capacity(CHUNK + 4096);
         loop {
@@ -88,38 +88,25 @@ pub async fn checksum_postgres_table(
     .await;
     drop(stream);
     drop(sender);
-    let checksum = hashing.await.map_err(|join| ReadError::Decode {
+    let rows = parsing.await.map_err(|join| ReadError::Decode {
         column: String::new(),
         logical: LogicalType::Other {
-            name: "checksum".to_owned(),
+            name: "COPY".to_owned(),
         },
-        message: format!("the checksum stopped: {join}"),
+        message: format!("reading the rows stopped: {join}"),
     })?;
     read?;
-    Ok(checksum)
+    Ok(rows)
 }
 
-/// Parses `COPY` text (rows ended by newlines, fields by tabs, `\N` for NULL, backslash
-/// escapes) as it arrives in chunks, and hashes each row.
-struct CopyTextHasher {
-    types: Vec<LogicalType>,
+/// `COPY` text as it arrives in chunks, cut into its lines.
+struct Lines<R> {
+    rows: R,
+    /// The start of a line whose end has not arrived yet.
     pending: Vec<u8>,
-    checksum: TableChecksum,
-    field: String,
-    canonical: String,
 }
 
-impl CopyTextHasher {
-    fn new(types: Vec<LogicalType>) -> Self {
-        Self {
-            types,
-            pending: Vec::new(),
-            checksum: TableChecksum::default(),
-            field: String::new(),
-            canonical: String::new(),
-        }
-    }
-
+impl<R: CopyRows> Lines<R> {
     fn feed(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
         if !self.pending.is_empty() {
@@ -129,24 +116,77 @@ impl CopyTextHasher {
             };
             self.pending.extend_from_slice(&rest[..end]);
             let line = std::mem::take(&mut self.pending);
-            self.row(&line);
+            self.rows.row(&line);
             rest = &rest[end + 1..];
         }
         while let Some(end) = rest.iter().position(|byte| *byte == b'\n') {
-            self.row(&rest[..end]);
+            self.rows.row(&rest[..end]);
             rest = &rest[end + 1..];
         }
         self.pending.extend_from_slice(rest);
     }
 
-    fn finish(mut self) -> TableChecksum {
+    fn finish(mut self) -> R {
         if !self.pending.is_empty() {
             let line = std::mem::take(&mut self.pending);
-            self.row(&line);
+            self.rows.row(&line);
         }
-        self.checksum
+        self.rows
     }
+}
 
+/// The count and checksum of `columns` of `table` on PostgreSQL, read with `COPY`.
+pub async fn checksum_postgres_table(
+    connection: &mut DbConnection,
+    table: &str,
+    columns: &[Column],
+    cancel: &CancellationToken,
+) -> Result<TableChecksum, ReadError> {
+    let list = columns
+        .iter()
+        .map(|column| quote_identifier(Driver::Postgres, &column.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "COPY (SELECT {list} FROM {}) TO STDOUT",
+        quote_identifier(Driver::Postgres, table)
+    );
+    let types: Vec<LogicalType> = columns
+        .iter()
+        .map(|column| column.logical.clone())
+        .collect();
+    let hasher = copy_rows(
+        connection,
+        &sql,
+        &format!("reading `{table}` with COPY"),
+        CopyTextHasher::new(types),
+        cancel,
+    )
+    .await?;
+    Ok(hasher.checksum)
+}
+
+/// Hashes each row of `COPY` text: the canonical text of each field, as its column's type
+/// reads.
+struct CopyTextHasher {
+    types: Vec<LogicalType>,
+    checksum: TableChecksum,
+    field: String,
+    canonical: String,
+}
+
+impl CopyTextHasher {
+    fn new(types: Vec<LogicalType>) -> Self {
+        Self {
+            types,
+            checksum: TableChecksum::default(),
+            field: String::new(),
+            canonical: String::new(),
+        }
+    }
+}
+
+impl CopyRows for CopyTextHasher {
     fn row(&mut self, line: &[u8]) {
         let mut hasher = RowHasher::default();
         for (index, field) in line.split(|byte| *byte == b'\t').enumerate() {
@@ -168,7 +208,7 @@ impl CopyTextHasher {
     }
 }
 
-/// A field of `COPY` text without its backslash escapes.
+/// A field of `COPY` text without its backslash escapes, as text.
 fn unescape(field: &[u8], out: &mut String) {
     out.clear();
     if !field.contains(&b'\\') {
@@ -176,23 +216,30 @@ fn unescape(field: &[u8], out: &mut String) {
         return;
     }
     let mut bytes = Vec::with_capacity(field.len());
+    unescape_bytes(field, &mut bytes);
+    out.push_str(&String::from_utf8_lossy(&bytes));
+}
+
+/// A field of `COPY` text without its backslash escapes, appended to `out`: the bytes the
+/// server holds.
+pub(crate) fn unescape_bytes(field: &[u8], out: &mut Vec<u8>) {
     let mut index = 0;
     while index < field.len() {
         let byte = field[index];
         index += 1;
         if byte != b'\\' || index == field.len() {
-            bytes.push(byte);
+            out.push(byte);
             continue;
         }
         let escaped = field[index];
         index += 1;
         match escaped {
-            b'b' => bytes.push(0x08),
-            b'f' => bytes.push(0x0c),
-            b'n' => bytes.push(b'\n'),
-            b'r' => bytes.push(b'\r'),
-            b't' => bytes.push(b'\t'),
-            b'v' => bytes.push(0x0b),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
             b'0'..=b'7' => {
                 let mut value = u32::from(escaped - b'0');
                 for _ in 0..2 {
@@ -204,12 +251,11 @@ fn unescape(field: &[u8], out: &mut String) {
                         _ => break,
                     }
                 }
-                bytes.push(u8::try_from(value & 0xff).unwrap_or_default());
+                out.push(u8::try_from(value & 0xff).unwrap_or_default());
             }
-            other => bytes.push(other),
+            other => out.push(other),
         }
     }
-    out.push_str(&String::from_utf8_lossy(&bytes));
 }
 
 /// The canonical text of a value PostgreSQL wrote as `text` in a column of type `logical`,
@@ -411,16 +457,17 @@ mod tests {
         let mut field = String::new();
         unescape(b"tab\\there\\nnew \\\\ line \\101", &mut field);
         assert_eq!(field, "tab\there\nnew \\ line A");
-        let mut whole = CopyTextHasher::new(vec![
-            LogicalType::Int { bytes: 8 },
-            LogicalType::Text { max_length: None },
-        ]);
+        let lines = || Lines {
+            rows: CopyTextHasher::new(vec![
+                LogicalType::Int { bytes: 8 },
+                LogicalType::Text { max_length: None },
+            ]),
+            pending: Vec::new(),
+        };
         let data = b"1\ta\\tb\n2\t\\N\n3\t\n";
+        let mut whole = lines();
         whole.feed(data);
-        let mut pieces = CopyTextHasher::new(vec![
-            LogicalType::Int { bytes: 8 },
-            LogicalType::Text { max_length: None },
-        ]);
+        let mut pieces = lines();
         for piece in data.chunks(3) {
             pieces.feed(piece);
         }
@@ -428,7 +475,7 @@ mod tests {
         expected.add(&[Value::Int(1), Value::Text("a\tb".into())]);
         expected.add(&[Value::Int(2), Value::Null]);
         expected.add(&[Value::Int(3), Value::Text(String::new())]);
-        assert_eq!(whole.finish(), expected);
-        assert_eq!(pieces.finish(), expected);
+        assert_eq!(whole.finish().checksum, expected);
+        assert_eq!(pieces.finish().checksum, expected);
     }
 }

@@ -12,6 +12,7 @@ pub use catalog::{
     Column, IndexSpec, TableSchema, count_rows, describe_query, list_tables, read_table, split_name,
 };
 pub use copy_checksum::checksum_postgres_table;
+pub(crate) use copy_checksum::{CopyRows, copy_rows, unescape_bytes};
 pub use logical_type::LogicalType;
 pub use row_reader::{
     ReadError, SOURCE_ALIAS, SourceQuery, checksum_query, checksum_table, read_batches,

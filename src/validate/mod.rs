@@ -7,6 +7,7 @@ mod check_sql;
 mod checker;
 mod range_checksums;
 mod reconcile;
+mod row_text;
 
 pub use check_outcome::{CheckOutcome, CheckStatus, Differences};
 pub use check_sql::check_statements;

@@ -1,22 +1,26 @@
-//! Narrowing a reconciliation down before reading rows: each server counts and hashes its
-//! own rows over ranges of an integer key, and only the ranges whose count or hash differ
-//! are then read and merged. Two tables that hold the same rows are compared without a row
-//! leaving either server; two that differ by a few rows cost a few ranges.
+//! Narrowing a reconciliation down before reading rows: both sides count and hash their rows
+//! over ranges of an integer key, and only the ranges whose count or hash differ are then
+//! read and merged. Two tables that hold the same rows are compared without a row reaching
+//! the merge; two that differ by a few rows cost a few ranges.
 //!
-//! A row's hash is the MD5 of the canonical text of its values (numbers with the larger of
+//! A row's hash is the CRC-32 of the canonical text of its values (numbers with the larger of
 //! the two sides' scales, instants as UTC `YYYY-MM-DD HH:MM:SS.ffffff`, texts after their
 //! length, which of the values are NULL at the end), so that the same value stored as
-//! `numeric(12,4)` on one server and `DECIMAL(18,6)` on the other hashes the same. A range's hash is the sum of its rows'
-//! first 60 bits, exact on both servers. Equal hashes are trusted; a hash that differs only
+//! `numeric(12,4)` on one server and `DECIMAL(18,6)` on the other hashes the same; a range's
+//! hash is the exact sum of its rows' hashes. Each server writes the text; MySQL hashes and
+//! sums it itself (`SUM(CRC32(...))`: no row leaves the server), PostgreSQL, which has no
+//! CRC-32 and whose MD5 costs three times as much as writing the text, sends it through
+//! `COPY` and pipewright hashes it. Equal hashes are trusted; a hash that differs only
 //! because two engines spell an equal value differently (a float, a text in another
 //! character set) costs a read of that range, never a wrong answer: the merge decides.
 
-use crate::data::{Column, LogicalType, SOURCE_ALIAS};
+use crate::data::{CopyRows, LogicalType, SOURCE_ALIAS, copy_rows};
 use crate::db::{Database, DbConnection, quote_identifier};
 use crate::pipeline::Driver;
 use crate::validate::check_sql::relation_of;
 use crate::validate::checker::CheckError;
 use crate::validate::reconcile::Subject;
+use crate::validate::row_text::{RowText, Scratch};
 
 /// How many ranges the key's span is cut into: about 4,000 rows each for a million rows.
 const BUCKETS: i128 = 256;
@@ -33,154 +37,14 @@ pub(super) struct Ranges {
     pub there_rows: u64,
 }
 
-/// How one column's values are written before hashing, so that two columns holding equal
-/// values on PostgreSQL and MySQL write the same text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    /// An integer, or a decimal of the common scale, as the server writes it.
-    Plain,
-    /// A number written with exactly this many fraction digits.
-    Scaled(u32),
-    /// A number without trailing fraction zeros (a scale that is not declared on one side).
-    Trimmed,
-    /// Its length, `:`, the text.
-    Text,
-    Date,
-    /// Date and UTC time with six fraction digits.
-    Timestamp,
-    /// `1` or `0`.
-    Bool,
-}
-
-/// The declared scale of a number column: 0 for an integer, `None` when it is not fixed.
-fn scale(logical: &LogicalType) -> Option<u32> {
-    match logical {
-        LogicalType::Int { .. } | LogicalType::UInt { .. } => Some(0),
-        LogicalType::Decimal { scale, .. } => *scale,
-        _ => None,
-    }
-}
-
-/// How `mine` is written so that it hashes like `theirs`; `None` for a pair no text makes
-/// alike on both engines (a float, bytes, JSON, two different kinds).
-fn format(mine: &LogicalType, theirs: &LogicalType) -> Option<Format> {
-    use LogicalType::{Bool, Date, Decimal, Enum, Int, Text, Timestamp, TimestampTz, UInt};
-    Some(match (mine, theirs) {
-        (Int { .. } | UInt { .. }, Int { .. } | UInt { .. }) => Format::Plain,
-        (Int { .. } | UInt { .. } | Decimal { .. }, Int { .. } | UInt { .. } | Decimal { .. }) => {
-            match (scale(mine), scale(theirs)) {
-                // MySQL writes at most 30 fraction digits.
-                (Some(own), Some(other)) if own.max(other) <= 30 => {
-                    if own >= other {
-                        Format::Plain
-                    } else {
-                        Format::Scaled(other)
-                    }
-                }
-                _ => Format::Trimmed,
-            }
-        }
-        (Text { .. } | Enum { .. }, Text { .. } | Enum { .. }) => Format::Text,
-        (Date, Date) => Format::Date,
-        (Timestamp { .. } | TimestampTz { .. }, Timestamp { .. } | TimestampTz { .. }) => {
-            Format::Timestamp
-        }
-        (Bool, Bool) => Format::Bool,
-        _ => return None,
-    })
-}
-
-/// What a column's value adds to a row's text, written as `format` in SQL of `driver`: one
-/// item, or two for a text (its length, then the text). Items are joined by `,`, and NULLs
-/// leave no item (a row's text ends with which of its nullable columns are NULL), so that
-/// no two rows write the same text.
-fn items(driver: Driver, column: &Column, format: Format) -> Option<Vec<String>> {
-    let name = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &column.name));
-    let tz = matches!(column.logical, LogicalType::TimestampTz { .. });
-    let item = match (driver, format) {
-        (Driver::Sqlite, _) => return None,
-        // Both engines write integers and decimals (with their scale's digits) as they are;
-        // MySQL its dates and `TINYINT(1)` too.
-        (Driver::Postgres, Format::Plain)
-        | (Driver::MySql, Format::Plain | Format::Date | Format::Bool) => name,
-        (Driver::Postgres, Format::Scaled(scale)) => {
-            format!("CAST({name} AS NUMERIC(1000, {scale}))")
-        }
-        (Driver::Postgres, Format::Trimmed) => format!("trim_scale({name})"),
-        (Driver::Postgres, Format::Text) => {
-            let text = format!("CAST({name} AS TEXT)");
-            return Some(vec![format!("char_length({text})"), text]);
-        }
-        (Driver::Postgres, Format::Date) => format!("to_char({name}, 'YYYY-MM-DD')"),
-        (Driver::Postgres, Format::Timestamp) if tz => {
-            format!("to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
-        }
-        (Driver::Postgres, Format::Timestamp) => {
-            format!("to_char({name}, 'YYYY-MM-DD HH24:MI:SS.US')")
-        }
-        (Driver::Postgres, Format::Bool) => format!("CAST({name} AS INTEGER)"),
-        (Driver::MySql, Format::Scaled(scale)) => format!("CAST({name} AS DECIMAL(65, {scale}))"),
-        (Driver::MySql, Format::Trimmed) => {
-            let text = format!("CAST({name} AS CHAR)");
-            format!(
-                "CASE WHEN LOCATE('.', {text}) > 0 \
-                 THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text})) ELSE {text} END"
-            )
-        }
-        // A text in another character set than UTF-8 hashes differently from PostgreSQL's:
-        // its ranges are read and compared, not trusted.
-        (Driver::MySql, Format::Text) => return Some(vec![format!("CHAR_LENGTH({name})"), name]),
-        // Connections run in UTC: a `TIMESTAMP` reads as its UTC time.
-        (Driver::MySql, Format::Timestamp) => {
-            format!("DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s.%f')")
-        }
-    };
-    Some(vec![item])
-}
-
-/// A row's hash: the first 60 bits of the MD5 of its canonical text, as an integer that sums
-/// exactly.
-fn row_hash(driver: Driver, columns: &[Column], theirs: &[Column]) -> Option<String> {
-    let mut parts = Vec::new();
-    let mut nulls = Vec::new();
-    for (column, other) in columns.iter().zip(theirs) {
-        parts.extend(items(
-            driver,
-            column,
-            format(&column.logical, &other.logical)?,
-        )?);
-        if column.nullable || other.nullable {
-            let name = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &column.name));
-            nulls.push(match driver {
-                Driver::MySql => format!("ISNULL({name})"),
-                _ => format!("CAST({name} IS NULL AS INTEGER)"),
-            });
-        }
-    }
-    if !nulls.is_empty() {
-        parts.push(match driver {
-            Driver::MySql => format!("CONCAT({})", nulls.join(", ")),
-            _ => format!("concat({})", nulls.join(", ")),
-        });
-    }
-    let text = parts.join(", ");
-    Some(match driver {
-        Driver::MySql => {
-            format!("CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', {text})), 1, 15), 16, 10) AS UNSIGNED)")
-        }
-        _ => format!(
-            "CAST(CAST('x' || substr(md5(concat_ws(',', {text})), 1, 15) AS BIT(60)) AS BIGINT)"
-        ),
-    })
-}
-
 /// The statements that find the key's bounds and hash the buckets of one table.
 struct Statements {
     driver: Driver,
     relation: String,
     /// The key column, qualified.
     key: String,
-    hash: String,
+    /// How a row's canonical text is written.
+    text: RowText,
 }
 
 impl Statements {
@@ -199,19 +63,42 @@ impl Statements {
         format!("SELECT CAST(MIN({key}) AS {text}), CAST(MAX({key}) AS {text}) FROM {relation}")
     }
 
-    /// Per bucket of `width` keys from `low`: the bucket, its rows, the sum of their hashes.
-    fn buckets(&self, low: i64, width: i64) -> String {
-        let (text, int, divide) = self.types();
+    /// The bucket of `width` keys from `low` a row falls in.
+    fn bucket(&self, low: i64, width: i64) -> String {
+        let (_, int, divide) = self.types();
+        let key = &self.key;
+        format!("CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})")
+    }
+
+    /// MySQL, per bucket: the bucket, its rows, the sum of their hashes.
+    fn bucket_sums(&self, low: i64, width: i64) -> String {
         let Self {
             key,
             relation,
-            hash,
+            text,
             ..
         } = self;
         format!(
-            "SELECT CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int}), \
-             CAST(COUNT(*) AS {int}), CAST(SUM({hash}) AS {text}) \
-             FROM {relation} WHERE {key} IS NOT NULL GROUP BY 1"
+            "SELECT {}, CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) AS SIGNED) \
+             FROM {relation} WHERE {key} IS NOT NULL GROUP BY 1",
+            self.bucket(low, width),
+            text.mysql_sql()
+        )
+    }
+
+    /// PostgreSQL, per row: its bucket and the fields of its text, for pipewright to
+    /// write and hash.
+    fn bucket_rows(&self, low: i64, width: i64) -> String {
+        let Self {
+            key,
+            relation,
+            text,
+            ..
+        } = self;
+        format!(
+            "COPY (SELECT {}, {} FROM {relation} WHERE {key} IS NOT NULL) TO STDOUT",
+            self.bucket(low, width),
+            text.postgres_fields()
         )
     }
 }
@@ -230,7 +117,7 @@ fn statements(table: &Subject<'_>, other: &Subject<'_>) -> Option<Statements> {
         driver,
         relation: relation_of(driver, table.table, table.query, SOURCE_ALIAS),
         key: format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &key.name)),
-        hash: row_hash(driver, &table.columns, &other.columns)?,
+        text: RowText::new(driver, &table.columns, &other.columns)?,
     })
 }
 
@@ -262,7 +149,103 @@ where
 }
 
 /// Per bucket: how many rows, and the sum of their hashes.
-type Buckets = std::collections::BTreeMap<i64, (u64, Option<String>)>;
+type Buckets = std::collections::BTreeMap<i64, (u64, u64)>;
+
+/// Hashes the rows PostgreSQL sends as their bucket and the fields of their text.
+struct BucketHasher {
+    row_text: RowText,
+    buckets: Buckets,
+    scratch: Scratch,
+    text: Vec<u8>,
+    /// A line without a bucket: PostgreSQL sent something else than asked for.
+    malformed: bool,
+}
+
+impl BucketHasher {
+    fn new(row_text: RowText) -> Self {
+        Self {
+            row_text,
+            buckets: Buckets::new(),
+            scratch: Scratch::default(),
+            text: Vec::new(),
+            malformed: false,
+        }
+    }
+}
+
+impl CopyRows for BucketHasher {
+    fn row(&mut self, line: &[u8]) {
+        let Some(tab) = line.iter().position(|byte| *byte == b'\t') else {
+            self.malformed = true;
+            return;
+        };
+        let Some(bucket) = std::str::from_utf8(&line[..tab])
+            .ok()
+            .and_then(|bucket| bucket.parse::<i64>().ok())
+        else {
+            self.malformed = true;
+            return;
+        };
+        self.text.clear();
+        self.row_text
+            .write(&line[tab + 1..], &mut self.scratch, &mut self.text);
+        let (rows, sum) = self.buckets.entry(bucket).or_default();
+        *rows += 1;
+        *sum += u64::from(crc32fast::hash(&self.text));
+    }
+}
+
+/// The rows and hash sums of `subject`'s buckets of `width` keys from `low`.
+async fn bucket_sums(
+    subject: &Subject<'_>,
+    statements: &Statements,
+    low: i64,
+    width: i64,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Buckets, CheckError> {
+    if statements.driver == Driver::Postgres {
+        let mut connection = subject.database.acquire().await?;
+        let hashed = copy_rows(
+            &mut connection,
+            &statements.bucket_rows(low, width),
+            &format!("hashing the rows of {}", subject.name),
+            BucketHasher::new(statements.text.clone()),
+            cancel,
+        )
+        .await;
+        return match hashed {
+            Ok(hashed) if hashed.malformed => Err(CheckError::Invalid(format!(
+                "PostgreSQL sent rows of {} without their key range",
+                subject.name
+            ))),
+            Ok(hashed) => Ok(hashed.buckets),
+            Err(crate::data::ReadError::Cancelled) => {
+                connection.interrupt().await;
+                Err(CheckError::Cancelled)
+            }
+            Err(error) => Err(error.into()),
+        };
+    }
+    let rows = fetch::<(i64, i64, Option<i64>)>(
+        &subject.database,
+        statements.bucket_sums(low, width),
+        cancel,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(bucket, count, sum)| {
+            let count = u64::try_from(count).unwrap_or(0);
+            (
+                bucket,
+                (
+                    count,
+                    sum.and_then(|sum| u64::try_from(sum).ok()).unwrap_or(0),
+                ),
+            )
+        })
+        .collect())
+}
 
 /// The key ranges whose rows differ between the two tables, found by each server hashing its
 /// own rows; `None` when the servers cannot (SQLite, a key of several columns or not an
@@ -311,15 +294,9 @@ pub(super) async fn differing_ranges(
         return Ok(None);
     };
     let (my_buckets, their_buckets) = tokio::try_join!(
-        fetch::<(i64, i64, Option<String>)>(&here.database, mine.buckets(low, width), cancel),
-        fetch::<(i64, i64, Option<String>)>(&there.database, theirs.buckets(low, width), cancel),
+        bucket_sums(here, &mine, low, width, cancel),
+        bucket_sums(there, &theirs, low, width, cancel),
     )?;
-    let collect = |rows: Vec<(i64, i64, Option<String>)>| -> Buckets {
-        rows.into_iter()
-            .map(|(bucket, count, sum)| (bucket, (u64::try_from(count).unwrap_or(0), sum)))
-            .collect()
-    };
-    let (my_buckets, their_buckets) = (collect(my_buckets), collect(their_buckets));
     let rows = |buckets: &Buckets| buckets.values().map(|(count, _)| count).sum();
     let mut ranges = Ranges {
         differing: Vec::new(),
@@ -355,92 +332,37 @@ pub(super) async fn differing_ranges(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Column;
 
-    fn column(name: &str, logical: LogicalType) -> Column {
-        Column {
+    #[test]
+    fn postgres_rows_are_hashed_like_mysql_hashes_them() {
+        // MySQL's manual: `SELECT CRC32('MySQL')` is 3259397556.
+        assert_eq!(crc32fast::hash(b"MySQL"), 3_259_397_556);
+        let column = |name: &str, logical| Column {
             name: name.to_owned(),
             declared: String::new(),
             logical,
-            nullable: true,
-        }
-    }
-
-    fn decimal(scale: Option<u32>) -> LogicalType {
-        LogicalType::Decimal {
-            precision: Some(18),
-            scale,
-        }
-    }
-
-    #[test]
-    fn numbers_are_written_with_the_larger_declared_scale() {
-        let int = LogicalType::Int { bytes: 8 };
-        assert_eq!(format(&int, &int), Some(Format::Plain));
+            nullable: false,
+        };
+        let columns = [
+            column("id", LogicalType::Int { bytes: 8 }),
+            column("name", LogicalType::Text { max_length: None }),
+        ];
+        let mut hasher =
+            BucketHasher::new(RowText::new(Driver::Postgres, &columns, &columns).unwrap());
+        hasher.row(b"0\t1\tMySQL");
+        hasher.row(b"0\t2\ta\\tb");
+        hasher.row(b"2\t3\t\\\\");
+        assert!(!hasher.malformed);
+        let crc = |text: &[u8]| u64::from(crc32fast::hash(text));
         assert_eq!(
-            format(&decimal(Some(4)), &decimal(Some(6))),
-            Some(Format::Scaled(6))
+            hasher.buckets,
+            Buckets::from([
+                (0, (2, crc(b"1,5,MySQL") + crc(b"2,3,a\tb"))),
+                (2, (1, crc(b"3,1,\\"))),
+            ])
         );
-        assert_eq!(
-            format(&decimal(Some(6)), &decimal(Some(4))),
-            Some(Format::Plain)
-        );
-        assert_eq!(format(&int, &decimal(Some(2))), Some(Format::Scaled(2)));
-        assert_eq!(
-            format(&decimal(None), &decimal(Some(2))),
-            Some(Format::Trimmed)
-        );
-        assert_eq!(
-            format(&decimal(Some(2)), &decimal(Some(31))),
-            Some(Format::Trimmed)
-        );
-    }
-
-    #[test]
-    fn only_kinds_both_engines_write_alike_are_hashed() {
-        let int = LogicalType::Int { bytes: 8 };
-        assert_eq!(format(&LogicalType::Float64, &LogicalType::Float64), None);
-        assert_eq!(
-            format(&LogicalType::Date, &LogicalType::Timestamp { precision: 6 }),
-            None
-        );
-        assert_eq!(
-            format(
-                &LogicalType::Text { max_length: None },
-                &LogicalType::Enum { values: Vec::new() }
-            ),
-            Some(Format::Text)
-        );
-        let id = column("id", int.clone());
-        assert!(
-            row_hash(
-                Driver::Sqlite,
-                std::slice::from_ref(&id),
-                std::slice::from_ref(&id)
-            )
-            .is_none()
-        );
-        let mysql = row_hash(
-            Driver::MySql,
-            std::slice::from_ref(&id),
-            &[column("id", decimal(Some(2)))],
-        )
-        .unwrap();
-        assert!(
-            mysql.contains("CAST(pipewright_source.`id` AS DECIMAL(65, 2))"),
-            "{mysql}"
-        );
-        let postgres = row_hash(
-            Driver::Postgres,
-            &[id, column("name", LogicalType::Text { max_length: None })],
-            &[
-                column("id", int),
-                column("name", LogicalType::Text { max_length: None }),
-            ],
-        )
-        .unwrap();
-        assert!(
-            postgres.contains("md5(concat_ws(',', pipewright_source.\"id\", char_length(CAST(pipewright_source.\"name\" AS TEXT)), CAST(pipewright_source.\"name\" AS TEXT), concat(CAST(pipewright_source.\"id\" IS NULL AS INTEGER), CAST(pipewright_source.\"name\" IS NULL AS INTEGER))))"),
-            "{postgres}"
-        );
+        hasher.row(b"no bucket");
+        assert!(hasher.malformed);
     }
 }
