@@ -10,8 +10,10 @@
 #   pw_equal       reconcile on key id, both tables equal: range checksums, no row read
 #   pw_few         reconcile on key id, the MariaDB copy differs by one changed value, one
 #                  missing row and one extra row: range checksums, then three ranges read
-#   pw_whole       reconcile on key (symbol, trade_date), equal: no range checksums (a key of
-#                  two columns), both tables read whole and merged
+#   pw_hashed      reconcile on key (symbol, trade_date), equal: a key of two columns, so
+#                  buckets of key hashes instead of key ranges, no row read
+#   pw_hashed_few  reconcile on key (symbol, trade_date), the copy with three differences:
+#                  buckets of key hashes, then both tables read whole and merged
 #
 # pipewright is the release binary (`cargo build --release` first; PIPEWRIGHT overrides its
 # path). Each case runs RUNS times (default 3), interleaved, and the median wall clock is
@@ -94,7 +96,8 @@ EOF
 }
 manifest "$SRC_DB" '["id"]' > "$WORK/equal.toml"
 manifest "$COPY_DB" '["id"]' > "$WORK/few.toml"
-manifest "$SRC_DB" '["symbol", "trade_date"]' > "$WORK/whole.toml"
+manifest "$SRC_DB" '["symbol", "trade_date"]' > "$WORK/hashed.toml"
+manifest "$COPY_DB" '["symbol", "trade_date"]' > "$WORK/hashed_few.toml"
 
 read_mysql() { my --quick --batch -e "SELECT * FROM \`$SRC_DB\`.daily_bars" > /dev/null; }
 read_pg() { pg -d "$SRC_DB" -c '\copy (SELECT * FROM daily_bars) TO /dev/null'; }
@@ -109,7 +112,7 @@ run_case() {
         read_pg) start=$(now); read_pg; end=$(now) ;;
         pw_*)
             local toml=$WORK/${case#pw_}.toml expected=0 code=0
-            [[ "$case" == pw_few ]] && expected=1
+            [[ "$case" == *_few ]] && expected=1
             start=$(now)
             /usr/bin/time -f '%M' -o "$WORK/rss" "$PIPEWRIGHT" --quiet run "$toml" --report "$WORK/report.json" \
                 > "$WORK/out" 2>&1 || code=$?
@@ -117,7 +120,7 @@ run_case() {
             [[ "$code" == "$expected" ]] || { cat "$WORK/out" >&2; die "$case exited with $code, expected $expected"; }
             local differences
             differences=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["steps"][0]["details"]["checks"][0]; d=c["differences"]; print(d["only_here"], d["only_there"], d["changed"])' "$WORK/report.json")
-            if [[ "$case" == pw_few ]]; then
+            if [[ "$case" == *_few ]]; then
                 [[ "$differences" == "1 1 1" ]] || die "$case found $differences, expected 1 1 1"
             else
                 [[ "$differences" == "0 0 0" ]] || die "$case found $differences on equal tables"
@@ -129,7 +132,7 @@ run_case() {
     awk -v s="$start" -v e="$end" -v r="$rss" 'BEGIN { printf "%.2f %s\n", e - s, r }'
 }
 
-CASES="read_both read_mysql read_pg pw_equal pw_few pw_whole"
+CASES="read_both read_mysql read_pg pw_equal pw_few pw_hashed pw_hashed_few"
 declare -A TIMES RSS
 for run in $(seq 1 "$RUNS"); do
     for case in $CASES; do

@@ -22,28 +22,55 @@ use crate::validate::checker::CheckError;
 use crate::validate::reconcile::Subject;
 use crate::validate::row_text::{RowText, Scratch};
 
-/// How many ranges the key's span is cut into: about 4,000 rows each for a million rows.
+/// How many buckets the rows are hashed in: about 4,000 rows each for a million rows.
 const BUCKETS: i128 = 256;
+const BUCKETS_I64: i64 = 256;
+
+/// How rows fall in buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucketing {
+    /// `width` keys of a key of one integer column, from `low`: a bucket is a range of keys,
+    /// read on its own when it differs.
+    Range { low: i64, width: i64, count: usize },
+    /// The CRC-32 of the key's text, modulo [`BUCKETS`]: any other key. A bucket's rows are
+    /// spread over the table, so a differing bucket cannot be read on its own.
+    Hash,
+}
 
 /// The ranges of the key whose rows differ, and what the servers counted.
 #[derive(Debug)]
 pub(super) struct Ranges {
-    /// `[low, high)` of the key; `None` for a range open at the top.
+    /// `[low, high)` of the key; `None` for a range open at the top. Empty when the buckets
+    /// are hashes of the key.
     pub differing: Vec<(i64, Option<i64>)>,
     /// Differing buckets, before neighbours were joined into one range.
     pub differing_buckets: usize,
     pub buckets: usize,
     pub here_rows: u64,
     pub there_rows: u64,
+    /// The buckets are hashes of the key, not ranges: any difference means reading both
+    /// tables whole.
+    pub by_hash: bool,
+}
+
+impl Ranges {
+    /// What the buckets are, for messages.
+    pub(super) fn what(&self) -> &'static str {
+        if self.by_hash {
+            "buckets of key hashes"
+        } else {
+            "key ranges"
+        }
+    }
 }
 
 /// The statements that find the key's bounds and hash the buckets of one table.
 struct Statements {
     driver: Driver,
     relation: String,
-    /// The key column, qualified.
-    key: String,
-    /// How a row's canonical text is written.
+    /// The key's columns, qualified.
+    keys: Vec<String>,
+    /// How a row's canonical text is written; the key's columns come first.
     text: RowText,
 }
 
@@ -56,69 +83,98 @@ impl Statements {
         }
     }
 
-    /// The smallest and largest key.
+    /// The smallest and largest key, of a key of one column.
     fn bounds(&self) -> String {
         let (text, ..) = self.types();
-        let Self { key, relation, .. } = self;
+        let Self { keys, relation, .. } = self;
+        let key = &keys[0];
         format!("SELECT CAST(MIN({key}) AS {text}), CAST(MAX({key}) AS {text}) FROM {relation}")
     }
 
-    /// The bucket of `width` keys from `low` a row falls in.
-    fn bucket(&self, low: i64, width: i64) -> String {
+    /// Rows whose key has no NULL: the others are not compared.
+    fn keyed(&self) -> String {
+        self.keys
+            .iter()
+            .map(|key| format!("{key} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// The bucket a row falls in; `None` for hashes on PostgreSQL (pipewright hashes).
+    fn bucket(&self, bucketing: Bucketing) -> Option<String> {
         let (_, int, divide) = self.types();
-        let key = &self.key;
-        format!("CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})")
+        match bucketing {
+            Bucketing::Range { low, width, .. } => {
+                let key = &self.keys[0];
+                Some(format!(
+                    "CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})"
+                ))
+            }
+            Bucketing::Hash if self.driver == Driver::MySql => Some(format!(
+                "CAST(CRC32({}) % {BUCKETS} AS SIGNED)",
+                self.text.mysql_key_sql(self.keys.len())
+            )),
+            Bucketing::Hash => None,
+        }
     }
 
     /// MySQL, per bucket: the bucket, its rows, the sum of their hashes.
-    fn bucket_sums(&self, low: i64, width: i64) -> String {
-        let Self {
-            key,
-            relation,
-            text,
-            ..
-        } = self;
+    fn bucket_sums(&self, bucketing: Bucketing) -> String {
         format!(
             "SELECT {}, CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) AS SIGNED) \
-             FROM {relation} WHERE {key} IS NOT NULL GROUP BY 1",
-            self.bucket(low, width),
-            text.mysql_sql()
+             FROM {} WHERE {} GROUP BY 1",
+            self.bucket(bucketing).unwrap_or_default(),
+            self.text.mysql_sql(),
+            self.relation,
+            self.keyed()
         )
     }
 
-    /// PostgreSQL, per row: its bucket and the fields of its text, for pipewright to
-    /// write and hash.
-    fn bucket_rows(&self, low: i64, width: i64) -> String {
-        let Self {
-            key,
-            relation,
-            text,
-            ..
-        } = self;
+    /// PostgreSQL, per row: its bucket (for ranges) and the fields of its text, for
+    /// pipewright to write and hash.
+    fn bucket_rows(&self, bucketing: Bucketing) -> String {
+        let bucket = self
+            .bucket(bucketing)
+            .map(|bucket| format!("{bucket}, "))
+            .unwrap_or_default();
         format!(
-            "COPY (SELECT {}, {} FROM {relation} WHERE {key} IS NOT NULL) TO STDOUT",
-            self.bucket(low, width),
-            text.postgres_fields()
+            "COPY (SELECT {bucket}{} FROM {} WHERE {}) TO STDOUT",
+            self.text.postgres_fields(),
+            self.relation,
+            self.keyed()
         )
     }
 }
 
-/// The statements for `table`, whose values are written to hash like those of `other`.
-fn statements(table: &Subject<'_>, other: &Subject<'_>) -> Option<Statements> {
+/// The statements for `table`, whose first `key_length` columns are the key, its values
+/// written to hash like those of `other`.
+fn statements(table: &Subject<'_>, other: &Subject<'_>, key_length: usize) -> Option<Statements> {
     let driver = table.driver;
-    let key = table.columns.first()?;
-    if !matches!(
-        key.logical,
-        LogicalType::Int { .. } | LogicalType::UInt { .. }
-    ) {
+    if key_length == 0 || key_length > table.columns.len() {
         return None;
     }
     Some(Statements {
         driver,
         relation: relation_of(driver, table.table, table.query, SOURCE_ALIAS),
-        key: format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &key.name)),
+        keys: table.columns[..key_length]
+            .iter()
+            .map(|key| format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &key.name)))
+            .collect(),
         text: RowText::new(driver, &table.columns, &other.columns)?,
     })
+}
+
+/// Whether the key of both sides is one integer column.
+fn integer_key(here: &Subject<'_>, there: &Subject<'_>, key_length: usize) -> bool {
+    let integer = |subject: &Subject<'_>| {
+        subject.columns.first().is_some_and(|key| {
+            matches!(
+                key.logical,
+                LogicalType::Int { .. } | LogicalType::UInt { .. }
+            )
+        })
+    };
+    key_length == 1 && integer(here) && integer(there)
 }
 
 /// Runs `sql` on a connection of its own; a cancelled run stops the statement on the server.
@@ -151,9 +207,12 @@ where
 /// Per bucket: how many rows, and the sum of their hashes.
 type Buckets = std::collections::BTreeMap<i64, (u64, u64)>;
 
-/// Hashes the rows PostgreSQL sends as their bucket and the fields of their text.
+/// Hashes the rows PostgreSQL sends as their bucket and the fields of their text, or only
+/// the fields when the bucket is the hash of the key.
 struct BucketHasher {
     row_text: RowText,
+    /// How many columns the key has, when the bucket is its hash.
+    hashed_key: Option<usize>,
     buckets: Buckets,
     scratch: Scratch,
     text: Vec<u8>,
@@ -162,9 +221,10 @@ struct BucketHasher {
 }
 
 impl BucketHasher {
-    fn new(row_text: RowText) -> Self {
+    fn new(row_text: RowText, hashed_key: Option<usize>) -> Self {
         Self {
             row_text,
+            hashed_key,
             buckets: Buckets::new(),
             scratch: Scratch::default(),
             text: Vec::new(),
@@ -175,6 +235,15 @@ impl BucketHasher {
 
 impl CopyRows for BucketHasher {
     fn row(&mut self, line: &[u8]) {
+        self.text.clear();
+        if let Some(key_parts) = self.hashed_key {
+            let key_end = self
+                .row_text
+                .write(line, key_parts, &mut self.scratch, &mut self.text);
+            let bucket = i64::from(crc32fast::hash(&self.text[..key_end])) % BUCKETS_I64;
+            self.add(bucket);
+            return;
+        }
         let Some(tab) = line.iter().position(|byte| *byte == b'\t') else {
             self.malformed = true;
             return;
@@ -186,30 +255,38 @@ impl CopyRows for BucketHasher {
             self.malformed = true;
             return;
         };
-        self.text.clear();
         self.row_text
-            .write(&line[tab + 1..], &mut self.scratch, &mut self.text);
+            .write(&line[tab + 1..], 0, &mut self.scratch, &mut self.text);
+        self.add(bucket);
+    }
+}
+
+impl BucketHasher {
+    /// Counts the row just written in `bucket`.
+    fn add(&mut self, bucket: i64) {
         let (rows, sum) = self.buckets.entry(bucket).or_default();
         *rows += 1;
         *sum += u64::from(crc32fast::hash(&self.text));
     }
 }
 
-/// The rows and hash sums of `subject`'s buckets of `width` keys from `low`.
+/// The rows and hash sums of `subject`'s buckets.
 async fn bucket_sums(
     subject: &Subject<'_>,
     statements: &Statements,
-    low: i64,
-    width: i64,
+    bucketing: Bucketing,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Buckets, CheckError> {
     if statements.driver == Driver::Postgres {
         let mut connection = subject.database.acquire().await?;
         let hashed = copy_rows(
             &mut connection,
-            &statements.bucket_rows(low, width),
+            &statements.bucket_rows(bucketing),
             &format!("hashing the rows of {}", subject.name),
-            BucketHasher::new(statements.text.clone()),
+            BucketHasher::new(
+                statements.text.clone(),
+                (bucketing == Bucketing::Hash).then_some(statements.keys.len()),
+            ),
             cancel,
         )
         .await;
@@ -228,7 +305,7 @@ async fn bucket_sums(
     }
     let rows = fetch::<(i64, i64, Option<i64>)>(
         &subject.database,
-        statements.bucket_sums(low, width),
+        statements.bucket_sums(bucketing),
         cancel,
     )
     .await?;
@@ -247,23 +324,82 @@ async fn bucket_sums(
         .collect())
 }
 
-/// The key ranges whose rows differ between the two tables, found by each server hashing its
-/// own rows; `None` when the servers cannot (SQLite, a key of several columns or not an
-/// integer, a column of a kind without a canonical text on both engines) or both tables are
-/// empty. An error (an old server without `trim_scale`, say) is for the caller to fall back on
-/// reading both tables.
+/// The key ranges whose rows differ between the two tables, found by both sides hashing
+/// their rows in buckets: ranges of a key of one integer column, hashes of any other key.
+/// `None` when they cannot (SQLite, a column of a kind without a canonical text on both
+/// engines). An error (an old server, say) is for the caller to fall back on reading both
+/// tables.
 pub(super) async fn differing_ranges(
     here: &Subject<'_>,
     there: &Subject<'_>,
     key_length: usize,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Option<Ranges>, CheckError> {
-    if key_length != 1 {
-        return Ok(None);
-    }
-    let (Some(mine), Some(theirs)) = (statements(here, there), statements(there, here)) else {
+    let (Some(mine), Some(theirs)) = (
+        statements(here, there, key_length),
+        statements(there, here, key_length),
+    ) else {
         return Ok(None);
     };
+    let bucketing = if integer_key(here, there, key_length) {
+        key_ranges(here, there, &mine, &theirs, cancel).await?
+    } else {
+        None
+    }
+    .unwrap_or(Bucketing::Hash);
+    let (my_buckets, their_buckets) = tokio::try_join!(
+        bucket_sums(here, &mine, bucketing, cancel),
+        bucket_sums(there, &theirs, bucketing, cancel),
+    )?;
+    let rows = |buckets: &Buckets| buckets.values().map(|(count, _)| count).sum();
+    let mut ranges = Ranges {
+        differing: Vec::new(),
+        differing_buckets: 0,
+        buckets: 0,
+        here_rows: rows(&my_buckets),
+        there_rows: rows(&their_buckets),
+        by_hash: bucketing == Bucketing::Hash,
+    };
+    ranges.buckets = match bucketing {
+        Bucketing::Range { count, .. } => count,
+        Bucketing::Hash => usize::try_from(BUCKETS).unwrap_or(usize::MAX),
+    };
+    let every_bucket: std::collections::BTreeSet<i64> = my_buckets
+        .keys()
+        .chain(their_buckets.keys())
+        .copied()
+        .collect();
+    let mut previous: Option<i64> = None;
+    for bucket in every_bucket {
+        if my_buckets.get(&bucket) == their_buckets.get(&bucket) {
+            continue;
+        }
+        ranges.differing_buckets += 1;
+        let Bucketing::Range { low, width, .. } = bucketing else {
+            continue;
+        };
+        let start = i128::from(low) + i128::from(bucket) * i128::from(width);
+        let end = i64::try_from(start + i128::from(width)).ok();
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        match ranges.differing.last_mut() {
+            // Neighbouring buckets are read as one range.
+            Some((_, high)) if previous == Some(bucket - 1) => *high = end,
+            _ => ranges.differing.push((start, end)),
+        }
+        previous = Some(bucket);
+    }
+    Ok(Some(ranges))
+}
+
+/// Ranges of an integer key: its span on both sides cut into at most [`BUCKETS`] ranges of
+/// equal width. `None` when both tables are empty or a key is beyond 64-bit integers.
+async fn key_ranges(
+    here: &Subject<'_>,
+    there: &Subject<'_>,
+    mine: &Statements,
+    theirs: &Statements,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<Bucketing>, CheckError> {
     let (my_bounds, their_bounds) = tokio::try_join!(
         fetch::<(Option<String>, Option<String>)>(&here.database, mine.bounds(), cancel),
         fetch::<(Option<String>, Option<String>)>(&there.database, theirs.bounds(), cancel),
@@ -290,43 +426,10 @@ pub(super) async fn differing_ranges(
     let Ok(width) = i64::try_from((span + BUCKETS - 1) / BUCKETS) else {
         return Ok(None);
     };
-    let Ok(buckets) = usize::try_from((span + i128::from(width) - 1) / i128::from(width)) else {
+    let Ok(count) = usize::try_from((span + i128::from(width) - 1) / i128::from(width)) else {
         return Ok(None);
     };
-    let (my_buckets, their_buckets) = tokio::try_join!(
-        bucket_sums(here, &mine, low, width, cancel),
-        bucket_sums(there, &theirs, low, width, cancel),
-    )?;
-    let rows = |buckets: &Buckets| buckets.values().map(|(count, _)| count).sum();
-    let mut ranges = Ranges {
-        differing: Vec::new(),
-        differing_buckets: 0,
-        buckets,
-        here_rows: rows(&my_buckets),
-        there_rows: rows(&their_buckets),
-    };
-    let every_bucket: std::collections::BTreeSet<i64> = my_buckets
-        .keys()
-        .chain(their_buckets.keys())
-        .copied()
-        .collect();
-    let mut previous: Option<i64> = None;
-    for bucket in every_bucket {
-        if my_buckets.get(&bucket) == their_buckets.get(&bucket) {
-            continue;
-        }
-        ranges.differing_buckets += 1;
-        let start = i128::from(low) + i128::from(bucket) * i128::from(width);
-        let end = i64::try_from(start + i128::from(width)).ok();
-        let start = i64::try_from(start).unwrap_or(i64::MAX);
-        match ranges.differing.last_mut() {
-            // Neighbouring buckets are read as one range.
-            Some((_, high)) if previous == Some(bucket - 1) => *high = end,
-            _ => ranges.differing.push((start, end)),
-        }
-        previous = Some(bucket);
-    }
-    Ok(Some(ranges))
+    Ok(Some(Bucketing::Range { low, width, count }))
 }
 
 #[cfg(test)]
@@ -348,8 +451,8 @@ mod tests {
             column("id", LogicalType::Int { bytes: 8 }),
             column("name", LogicalType::Text { max_length: None }),
         ];
-        let mut hasher =
-            BucketHasher::new(RowText::new(Driver::Postgres, &columns, &columns).unwrap());
+        let row_text = RowText::new(Driver::Postgres, &columns, &columns).unwrap();
+        let mut hasher = BucketHasher::new(row_text.clone(), None);
         hasher.row(b"0\t1\tMySQL");
         hasher.row(b"0\t2\ta\\tb");
         hasher.row(b"2\t3\t\\\\");
@@ -364,5 +467,29 @@ mod tests {
         );
         hasher.row(b"no bucket");
         assert!(hasher.malformed);
+    }
+
+    #[test]
+    fn without_ranges_the_bucket_is_the_hash_of_the_key() {
+        let column = |name: &str, logical| Column {
+            name: name.to_owned(),
+            declared: String::new(),
+            logical,
+            nullable: false,
+        };
+        let columns = [
+            column("name", LogicalType::Text { max_length: None }),
+            column("id", LogicalType::Int { bytes: 8 }),
+        ];
+        let row_text = RowText::new(Driver::Postgres, &columns, &columns).unwrap();
+        let mut hasher = BucketHasher::new(row_text, Some(1));
+        hasher.row(b"ab\t5");
+        let crc = |text: &[u8]| crc32fast::hash(text);
+        // MySQL: CRC32(CONCAT_WS(',', CHAR_LENGTH(name), name)) % 256.
+        let bucket = i64::from(crc(b"2,ab") % 256);
+        assert_eq!(
+            hasher.buckets,
+            Buckets::from([(bucket, (1, u64::from(crc(b"2,ab,5"))))])
+        );
     }
 }

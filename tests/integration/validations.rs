@@ -561,9 +561,19 @@ fn numbered(database: &TestDatabase) {
 
 /// The reconciliation's check in the report, after a run between `source` and `other`.
 fn reconcile_numbered(source: &TestDatabase, other: &TestDatabase, code: i32) -> serde_json::Value {
+    reconcile_numbered_on(source, other, r#"["id"]"#, code)
+}
+
+/// The reconciliation's check on `key` (a TOML array) in the report.
+fn reconcile_numbered_on(
+    source: &TestDatabase,
+    other: &TestDatabase,
+    key: &str,
+    code: i32,
+) -> serde_json::Value {
     let outcome = Pipewright::new()
         .manifest(&format!(
-            "{}\n[connections.db]\nurl = \"{}\"\n\n[connections.other]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"numbered\"\nchecks = [{{ kind = \"reconcile\", with = {{ connection = \"other\", table = \"numbered\" }}, key = [\"id\"] }}]\n",
+            "{}\n[connections.db]\nurl = \"{}\"\n\n[connections.other]\nurl = \"{}\"\n\n[steps.check]\nkind = \"validate\"\nconnection = \"db\"\ntable = \"numbered\"\nchecks = [{{ kind = \"reconcile\", with = {{ connection = \"other\", table = \"numbered\" }}, key = {key} }}]\n",
             header("narrow", 1),
             source.url,
             other.url
@@ -619,6 +629,60 @@ fn reconcile_narrows_down(from: Engine, to: Engine) {
         .collect();
     assert_eq!(keys, ["1000", "2000", "3000", "4000"]);
     assert_eq!(differ["samples"][0]["columns"]["price"]["there"], "1.5");
+}
+
+/// A key of several columns, one of them a text: the buckets are hashes of the key. Equal
+/// tables are compared without reading a row; a difference has both read whole.
+fn reconcile_hashes_other_keys(from: Engine, to: Engine) {
+    let Some(source) = TestDatabase::create(from, "hashed_source") else {
+        return;
+    };
+    let Some(other) = TestDatabase::create(to, "hashed_other") else {
+        return;
+    };
+    numbered(&source);
+    numbered(&other);
+    let key = r#"["note", "day"]"#;
+    let same = reconcile_numbered_on(&source, &other, key, 0);
+    let message = same["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "4286 rows of `numbered` and 4286 of `other`.numbered hold the same keys and values"
+        ) && message.contains(
+            "0 of 256 buckets of key hashes differed by count or checksum; only their 0 and 0 rows were read"
+        ),
+        "equal tables are compared without reading a row: {message}"
+    );
+
+    other.execute("UPDATE numbered SET price = 1.5 WHERE id = 1000");
+    other.execute("DELETE FROM numbered WHERE id = 3000");
+    let differ = reconcile_numbered_on(&source, &other, key, 1);
+    assert_eq!(
+        differ["differences"],
+        serde_json::json!({ "only_here": 1, "only_there": 0, "changed": 1 }),
+        "{differ}"
+    );
+    let message = differ["message"].as_str().unwrap();
+    assert!(
+        message.contains("4286 and 4285 rows read; 2 of 256 buckets of key hashes differed, so both were read whole"),
+        "a differing bucket of hashes cannot be read alone: {message}"
+    );
+}
+
+#[test]
+fn reconcile_hashes_other_keys_postgres_with_mysql() {
+    reconcile_hashes_other_keys(Engine::Postgres, Engine::MySql);
+}
+
+#[test]
+fn reconcile_hashes_other_keys_mysql_with_postgres() {
+    reconcile_hashes_other_keys(Engine::MySql, Engine::Postgres);
+}
+
+#[test]
+fn reconcile_hashes_other_keys_on_one_engine() {
+    reconcile_hashes_other_keys(Engine::Postgres, Engine::Postgres);
+    reconcile_hashes_other_keys(Engine::MySql, Engine::MySql);
 }
 
 #[test]
