@@ -10,10 +10,10 @@
 #   pw_equal       reconcile on key id, both tables equal: range checksums, no row read
 #   pw_few         reconcile on key id, the MariaDB copy differs by one changed value, one
 #                  missing row and one extra row: range checksums, then three ranges read
-#   pw_hashed      reconcile on key (symbol, trade_date), equal: a key of two columns, so
-#                  buckets of key hashes instead of key ranges, no row read
-#   pw_hashed_few  reconcile on key (symbol, trade_date), the copy with three differences:
-#                  buckets of key hashes, then both tables read whole and merged
+#   pw_whole       reconcile on key (symbol, trade_date), equal: a key of two columns, so no
+#                  key ranges but one checksum of each whole table, no row read
+#   pw_whole_few   reconcile on key (symbol, trade_date), the copy with three differences:
+#                  the checksums differ, so both tables are read whole and merged
 #
 # pipewright is the release binary (`cargo build --release` first; PIPEWRIGHT overrides its
 # path). Each case runs RUNS times (default 3), interleaved, and the median wall clock is
@@ -96,8 +96,8 @@ EOF
 }
 manifest "$SRC_DB" '["id"]' > "$WORK/equal.toml"
 manifest "$COPY_DB" '["id"]' > "$WORK/few.toml"
-manifest "$SRC_DB" '["symbol", "trade_date"]' > "$WORK/hashed.toml"
-manifest "$COPY_DB" '["symbol", "trade_date"]' > "$WORK/hashed_few.toml"
+manifest "$SRC_DB" '["symbol", "trade_date"]' > "$WORK/whole.toml"
+manifest "$COPY_DB" '["symbol", "trade_date"]' > "$WORK/whole_few.toml"
 
 read_mysql() { my --quick --batch -e "SELECT * FROM \`$SRC_DB\`.daily_bars" > /dev/null; }
 read_pg() { pg -d "$SRC_DB" -c '\copy (SELECT * FROM daily_bars) TO /dev/null'; }
@@ -132,7 +132,7 @@ run_case() {
     awk -v s="$start" -v e="$end" -v r="$rss" 'BEGIN { printf "%.2f %s\n", e - s, r }'
 }
 
-CASES="read_both read_mysql read_pg pw_equal pw_few pw_hashed pw_hashed_few"
+CASES="read_both read_mysql read_pg pw_equal pw_few pw_whole pw_whole_few"
 declare -A TIMES RSS
 for run in $(seq 1 "$RUNS"); do
     for case in $CASES; do

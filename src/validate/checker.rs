@@ -312,7 +312,11 @@ impl Checker<'_> {
             }
             CheckKind::Schema { columns } => Ok(self.schema(columns)),
             CheckKind::Reconcile { with, key, columns } => {
-                crate::validate::reconcile::reconcile(self, check, with, key, columns).await
+                // Boxed: its two sides' futures are the largest of a step's.
+                Box::pin(crate::validate::reconcile::reconcile(
+                    self, check, with, key, columns,
+                ))
+                .await
             }
         }
     }

@@ -24,7 +24,6 @@ use crate::validate::row_text::{RowText, Scratch};
 
 /// How many buckets the rows are hashed in: about 4,000 rows each for a million rows.
 const BUCKETS: i128 = 256;
-const BUCKETS_I64: i64 = 256;
 
 /// How rows fall in buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,36 +31,25 @@ enum Bucketing {
     /// `width` keys of a key of one integer column, from `low`: a bucket is a range of keys,
     /// read on its own when it differs.
     Range { low: i64, width: i64, count: usize },
-    /// The CRC-32 of the key's text, modulo [`BUCKETS`]: any other key. A bucket's rows are
-    /// spread over the table, so a differing bucket cannot be read on its own.
-    Hash,
+    /// One bucket, the whole table: any other key, whose rows cannot be picked by a range.
+    /// Equal tables are still compared without reading a row; a difference has both read
+    /// whole.
+    Whole,
 }
 
 /// The ranges of the key whose rows differ, and what the servers counted.
 #[derive(Debug)]
 pub(super) struct Ranges {
-    /// `[low, high)` of the key; `None` for a range open at the top. Empty when the buckets
-    /// are hashes of the key.
+    /// `[low, high)` of the key; `None` for a range open at the top. Empty when the bucket
+    /// is the whole table.
     pub differing: Vec<(i64, Option<i64>)>,
     /// Differing buckets, before neighbours were joined into one range.
     pub differing_buckets: usize,
     pub buckets: usize,
     pub here_rows: u64,
     pub there_rows: u64,
-    /// The buckets are hashes of the key, not ranges: any difference means reading both
-    /// tables whole.
-    pub by_hash: bool,
-}
-
-impl Ranges {
-    /// What the buckets are, for messages.
-    pub(super) fn what(&self) -> &'static str {
-        if self.by_hash {
-            "buckets of key hashes"
-        } else {
-            "key ranges"
-        }
-    }
+    /// The bucket is the whole table: a difference means reading both tables whole.
+    pub whole: bool,
 }
 
 /// The statements that find the key's bounds and hash the buckets of one table.
@@ -75,20 +63,12 @@ struct Statements {
 }
 
 impl Statements {
-    /// `(text, integer, integer division)` in the dialect.
-    fn types(&self) -> (&'static str, &'static str, &'static str) {
+    /// `(integer, integer division)` in the dialect.
+    fn types(&self) -> (&'static str, &'static str) {
         match self.driver {
-            Driver::MySql => ("CHAR", "SIGNED", "DIV"),
-            _ => ("TEXT", "BIGINT", "/"),
+            Driver::MySql => ("SIGNED", "DIV"),
+            _ => ("BIGINT", "/"),
         }
-    }
-
-    /// The smallest and largest key, of a key of one column.
-    fn bounds(&self) -> String {
-        let (text, ..) = self.types();
-        let Self { keys, relation, .. } = self;
-        let key = &keys[0];
-        format!("SELECT CAST(MIN({key}) AS {text}), CAST(MAX({key}) AS {text}) FROM {relation}")
     }
 
     /// Rows whose key has no NULL: the others are not compared.
@@ -100,38 +80,35 @@ impl Statements {
             .join(" AND ")
     }
 
-    /// The bucket a row falls in; `None` for hashes on PostgreSQL (pipewright hashes).
+    /// The range a row falls in; `None` for the whole table.
     fn bucket(&self, bucketing: Bucketing) -> Option<String> {
-        let (_, int, divide) = self.types();
-        match bucketing {
-            Bucketing::Range { low, width, .. } => {
-                let key = &self.keys[0];
-                Some(format!(
-                    "CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})"
-                ))
-            }
-            Bucketing::Hash if self.driver == Driver::MySql => Some(format!(
-                "CAST(CRC32({}) % {BUCKETS} AS SIGNED)",
-                self.text.mysql_key_sql(self.keys.len())
-            )),
-            Bucketing::Hash => None,
-        }
+        let (int, divide) = self.types();
+        let Bucketing::Range { low, width, .. } = bucketing else {
+            return None;
+        };
+        let key = &self.keys[0];
+        Some(format!(
+            "CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})"
+        ))
     }
 
-    /// MySQL, per bucket: the bucket, its rows, the sum of their hashes.
+    /// MySQL, per bucket: the bucket, its rows, the sum of their hashes. The whole table is
+    /// bucket 0, and an empty one has no bucket.
     fn bucket_sums(&self, bucketing: Bucketing) -> String {
-        format!(
-            "SELECT {}, CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) AS SIGNED) \
-             FROM {} WHERE {} GROUP BY 1",
-            self.bucket(bucketing).unwrap_or_default(),
+        let sums = format!(
+            "CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) AS SIGNED) FROM {} WHERE {}",
             self.text.mysql_sql(),
             self.relation,
             self.keyed()
-        )
+        );
+        match self.bucket(bucketing) {
+            Some(bucket) => format!("SELECT {bucket}, {sums} GROUP BY 1"),
+            None => format!("SELECT 0, {sums} HAVING COUNT(*) > 0"),
+        }
     }
 
-    /// PostgreSQL, per row: its bucket (for ranges) and the fields of its text, for
-    /// pipewright to write and hash.
+    /// PostgreSQL, per row: its range (unless the bucket is the whole table) and the fields
+    /// of its text, for pipewright to write and hash.
     fn bucket_rows(&self, bucketing: Bucketing) -> String {
         let bucket = self
             .bucket(bucketing)
@@ -207,12 +184,12 @@ where
 /// Per bucket: how many rows, and the sum of their hashes.
 type Buckets = std::collections::BTreeMap<i64, (u64, u64)>;
 
-/// Hashes the rows PostgreSQL sends as their bucket and the fields of their text, or only
-/// the fields when the bucket is the hash of the key.
+/// Hashes the rows PostgreSQL sends as their range and the fields of their text, or only
+/// the fields when the bucket is the whole table.
 struct BucketHasher {
     row_text: RowText,
-    /// How many columns the key has, when the bucket is its hash.
-    hashed_key: Option<usize>,
+    /// Each line starts with the row's range.
+    ranges: bool,
     buckets: Buckets,
     scratch: Scratch,
     text: Vec<u8>,
@@ -221,10 +198,10 @@ struct BucketHasher {
 }
 
 impl BucketHasher {
-    fn new(row_text: RowText, hashed_key: Option<usize>) -> Self {
+    fn new(row_text: RowText, ranges: bool) -> Self {
         Self {
             row_text,
-            hashed_key,
+            ranges,
             buckets: Buckets::new(),
             scratch: Scratch::default(),
             text: Vec::new(),
@@ -236,12 +213,9 @@ impl BucketHasher {
 impl CopyRows for BucketHasher {
     fn row(&mut self, line: &[u8]) {
         self.text.clear();
-        if let Some(key_parts) = self.hashed_key {
-            let key_end = self
-                .row_text
-                .write(line, key_parts, &mut self.scratch, &mut self.text);
-            let bucket = i64::from(crc32fast::hash(&self.text[..key_end])) % BUCKETS_I64;
-            self.add(bucket);
+        if !self.ranges {
+            self.row_text.write(line, &mut self.scratch, &mut self.text);
+            self.add(0);
             return;
         }
         let Some(tab) = line.iter().position(|byte| *byte == b'\t') else {
@@ -256,7 +230,7 @@ impl CopyRows for BucketHasher {
             return;
         };
         self.row_text
-            .write(&line[tab + 1..], 0, &mut self.scratch, &mut self.text);
+            .write(&line[tab + 1..], &mut self.scratch, &mut self.text);
         self.add(bucket);
     }
 }
@@ -268,6 +242,46 @@ impl BucketHasher {
         *rows += 1;
         *sum += u64::from(crc32fast::hash(&self.text));
     }
+}
+
+/// The smallest and largest key of each side, as text, for a key of one column.
+pub(super) type KeyBounds = [(Option<String>, Option<String>); 2];
+
+/// Where one side of a reconciliation reads from, for [`key_bounds`].
+pub(super) struct Located<'a> {
+    pub database: &'a Database,
+    pub table: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+/// The smallest and largest value of the column `key` on both sides, asked at the same
+/// time. Started before the other side's columns are known, so that the checksums of a key
+/// of one integer column need no round trip of their own.
+pub(super) async fn key_bounds(
+    here: Located<'_>,
+    there: Located<'_>,
+    key: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<KeyBounds, CheckError> {
+    let statement = |side: &Located<'_>| {
+        let driver = side.database.driver();
+        let text = if driver == Driver::MySql {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
+        let relation = relation_of(driver, side.table, side.query, SOURCE_ALIAS);
+        let key = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, key));
+        format!("SELECT CAST(MIN({key}) AS {text}), CAST(MAX({key}) AS {text}) FROM {relation}")
+    };
+    let (mine, theirs) = tokio::try_join!(
+        fetch::<(Option<String>, Option<String>)>(here.database, statement(&here), cancel),
+        fetch::<(Option<String>, Option<String>)>(there.database, statement(&there), cancel),
+    )?;
+    let first = |rows: Vec<(Option<String>, Option<String>)>| {
+        rows.into_iter().next().unwrap_or((None, None))
+    };
+    Ok([first(mine), first(theirs)])
 }
 
 /// The rows and hash sums of `subject`'s buckets.
@@ -283,10 +297,7 @@ async fn bucket_sums(
             &mut connection,
             &statements.bucket_rows(bucketing),
             &format!("hashing the rows of {}", subject.name),
-            BucketHasher::new(
-                statements.text.clone(),
-                (bucketing == Bucketing::Hash).then_some(statements.keys.len()),
-            ),
+            BucketHasher::new(statements.text.clone(), bucketing != Bucketing::Whole),
             cancel,
         )
         .await;
@@ -325,14 +336,15 @@ async fn bucket_sums(
 }
 
 /// The key ranges whose rows differ between the two tables, found by both sides hashing
-/// their rows in buckets: ranges of a key of one integer column, hashes of any other key.
-/// `None` when they cannot (SQLite, a column of a kind without a canonical text on both
-/// engines). An error (an old server, say) is for the caller to fall back on reading both
-/// tables.
+/// their rows in buckets: ranges of a key of one integer column (cut between `bounds`, from
+/// [`key_bounds`]), the whole table for any other key. `None` when they cannot (SQLite, a column of a
+/// kind without a canonical text on both engines). An error (an old server, say) is for the
+/// caller to fall back on reading both tables.
 pub(super) async fn differing_ranges(
     here: &Subject<'_>,
     there: &Subject<'_>,
     key_length: usize,
+    bounds: Option<Result<KeyBounds, CheckError>>,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Option<Ranges>, CheckError> {
     let (Some(mine), Some(theirs)) = (
@@ -341,12 +353,11 @@ pub(super) async fn differing_ranges(
     ) else {
         return Ok(None);
     };
-    let bucketing = if integer_key(here, there, key_length) {
-        key_ranges(here, there, &mine, &theirs, cancel).await?
-    } else {
-        None
+    let bucketing = match bounds {
+        Some(bounds) if integer_key(here, there, key_length) => key_ranges(&bounds?),
+        _ => None,
     }
-    .unwrap_or(Bucketing::Hash);
+    .unwrap_or(Bucketing::Whole);
     let (my_buckets, their_buckets) = tokio::try_join!(
         bucket_sums(here, &mine, bucketing, cancel),
         bucket_sums(there, &theirs, bucketing, cancel),
@@ -358,11 +369,11 @@ pub(super) async fn differing_ranges(
         buckets: 0,
         here_rows: rows(&my_buckets),
         there_rows: rows(&their_buckets),
-        by_hash: bucketing == Bucketing::Hash,
+        whole: bucketing == Bucketing::Whole,
     };
     ranges.buckets = match bucketing {
         Bucketing::Range { count, .. } => count,
-        Bucketing::Hash => usize::try_from(BUCKETS).unwrap_or(usize::MAX),
+        Bucketing::Whole => 1,
     };
     let every_bucket: std::collections::BTreeSet<i64> = my_buckets
         .keys()
@@ -393,24 +404,14 @@ pub(super) async fn differing_ranges(
 
 /// Ranges of an integer key: its span on both sides cut into at most [`BUCKETS`] ranges of
 /// equal width. `None` when both tables are empty or a key is beyond 64-bit integers.
-async fn key_ranges(
-    here: &Subject<'_>,
-    there: &Subject<'_>,
-    mine: &Statements,
-    theirs: &Statements,
-    cancel: &tokio_util::sync::CancellationToken,
-) -> Result<Option<Bucketing>, CheckError> {
-    let (my_bounds, their_bounds) = tokio::try_join!(
-        fetch::<(Option<String>, Option<String>)>(&here.database, mine.bounds(), cancel),
-        fetch::<(Option<String>, Option<String>)>(&there.database, theirs.bounds(), cancel),
-    )?;
+fn key_ranges(bounds: &KeyBounds) -> Option<Bucketing> {
     let parse = |text: &Option<String>| text.as_deref().and_then(|text| text.parse::<i64>().ok());
     let mut low: Option<i64> = None;
     let mut high: Option<i64> = None;
-    for (min, max) in my_bounds.iter().chain(&their_bounds) {
+    for (min, max) in bounds {
         if min.is_some() && parse(min).is_none() || max.is_some() && parse(max).is_none() {
             // An unsigned key beyond the signed range.
-            return Ok(None);
+            return None;
         }
         if let Some(min) = parse(min) {
             low = Some(low.map_or(min, |low| low.min(min)));
@@ -420,16 +421,12 @@ async fn key_ranges(
         }
     }
     let (Some(low), Some(high)) = (low, high) else {
-        return Ok(None);
+        return None;
     };
     let span = i128::from(high) - i128::from(low) + 1;
-    let Ok(width) = i64::try_from((span + BUCKETS - 1) / BUCKETS) else {
-        return Ok(None);
-    };
-    let Ok(count) = usize::try_from((span + i128::from(width) - 1) / i128::from(width)) else {
-        return Ok(None);
-    };
-    Ok(Some(Bucketing::Range { low, width, count }))
+    let width = i64::try_from((span + BUCKETS - 1) / BUCKETS).ok()?;
+    let count = usize::try_from((span + i128::from(width) - 1) / i128::from(width)).ok()?;
+    Some(Bucketing::Range { low, width, count })
 }
 
 #[cfg(test)]
@@ -452,7 +449,7 @@ mod tests {
             column("name", LogicalType::Text { max_length: None }),
         ];
         let row_text = RowText::new(Driver::Postgres, &columns, &columns).unwrap();
-        let mut hasher = BucketHasher::new(row_text.clone(), None);
+        let mut hasher = BucketHasher::new(row_text, true);
         hasher.row(b"0\t1\tMySQL");
         hasher.row(b"0\t2\ta\\tb");
         hasher.row(b"2\t3\t\\\\");
@@ -470,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn without_ranges_the_bucket_is_the_hash_of_the_key() {
+    fn without_ranges_the_bucket_is_the_whole_table() {
         let column = |name: &str, logical| Column {
             name: name.to_owned(),
             declared: String::new(),
@@ -482,14 +479,13 @@ mod tests {
             column("id", LogicalType::Int { bytes: 8 }),
         ];
         let row_text = RowText::new(Driver::Postgres, &columns, &columns).unwrap();
-        let mut hasher = BucketHasher::new(row_text, Some(1));
+        let mut hasher = BucketHasher::new(row_text, false);
         hasher.row(b"ab\t5");
-        let crc = |text: &[u8]| crc32fast::hash(text);
-        // MySQL: CRC32(CONCAT_WS(',', CHAR_LENGTH(name), name)) % 256.
-        let bucket = i64::from(crc(b"2,ab") % 256);
+        hasher.row(b"c\t6");
+        let crc = |text: &[u8]| u64::from(crc32fast::hash(text));
         assert_eq!(
             hasher.buckets,
-            Buckets::from([(bucket, (1, u64::from(crc(b"2,ab,5"))))])
+            Buckets::from([(0, (2, crc(b"2,ab,5") + crc(b"1,c,6")))])
         );
     }
 }

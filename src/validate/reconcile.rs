@@ -17,6 +17,7 @@ use crate::db::quote_identifier;
 use crate::pipeline::{CheckSpec, Driver, OtherTable};
 use crate::validate::check_outcome::Differences;
 use crate::validate::checker::{CheckError, Checker, Measure};
+use crate::validate::range_checksums::{Located, differing_ranges, key_bounds};
 
 /// Rows per batch read from each side.
 const BATCH: usize = 5_000;
@@ -466,17 +467,54 @@ pub(crate) async fn reconcile(
         .database(&with.connection)
         .await
         .map_err(|error| CheckError::Invalid(crate::error_chain::error_chain(&error)))?;
-    let there_columns = {
+    let here_database = checker
+        .step
+        .database(&checker.spec.connection)
+        .await
+        .map_err(|error| CheckError::Invalid(crate::error_chain::error_chain(&error)))?;
+    let cancel = checker.step.cancel.clone();
+    let there_columns = async {
         let mut other = there_database.acquire().await?;
         match (&with.table, &with.query) {
             (Some(table), _) => read_table(&mut other, table)
                 .await?
                 .map(|schema| schema.columns)
-                .ok_or_else(|| CheckError::Invalid(format!("{there_name} does not exist")))?,
-            (None, Some(query)) => describe_query(&mut other, query).await?,
-            (None, None) => Vec::new(),
+                .ok_or_else(|| CheckError::Invalid(format!("{there_name} does not exist"))),
+            (None, Some(query)) => Ok(describe_query(&mut other, query).await?),
+            (None, None) => Ok(Vec::new()),
         }
     };
+    // A key of one integer column here (the other side's is not known yet) is cut into
+    // ranges between its bounds on both sides: they are asked for meanwhile. SQLite has no
+    // checksums.
+    let integer_key = key.len() == 1
+        && here_database.driver() != Driver::Sqlite
+        && there_database.driver() != Driver::Sqlite
+        && checker.columns.iter().any(|column| {
+            column.name == key[0]
+                && matches!(
+                    column.logical,
+                    LogicalType::Int { .. } | LogicalType::UInt { .. }
+                )
+        });
+    let bounds = async {
+        if !integer_key {
+            return None;
+        }
+        let here = Located {
+            database: &here_database,
+            table: checker.spec.table.as_deref(),
+            query: checker.spec.query.as_deref(),
+        };
+        let there = Located {
+            database: &there_database,
+            table: with.table.as_deref(),
+            query: with.query.as_deref(),
+        };
+        Some(key_bounds(here, there, &key[0], &cancel).await)
+    };
+    let (there_columns, bounds) = tokio::join!(there_columns, bounds);
+    let there_columns = there_columns?;
     let compared: Vec<String> = if columns.is_empty() {
         checker
             .columns
@@ -492,11 +530,6 @@ pub(crate) async fn reconcile(
             .collect()
     };
     let wanted: Vec<String> = key.iter().chain(&compared).cloned().collect();
-    let here_database = checker
-        .step
-        .database(&checker.spec.connection)
-        .await
-        .map_err(|error| CheckError::Invalid(crate::error_chain::error_chain(&error)))?;
     let here = Subject {
         driver: here_database.driver(),
         database: here_database,
@@ -514,17 +547,15 @@ pub(crate) async fn reconcile(
         name: there_name.clone(),
     };
     let sample_limit = usize::try_from(check.samples).unwrap_or(usize::MAX);
-    let cancel = checker.step.cancel.clone();
     // Where both servers can hash rows, only the key ranges whose counts or hashes differ are
     // read; otherwise (or when most ranges differ) both tables are read whole.
-    let narrowed =
-        crate::validate::range_checksums::differing_ranges(&here, &there, key.len(), &cancel).await;
+    let narrowed = differing_ranges(&here, &there, key.len(), bounds, &cancel).await;
     if matches!(narrowed, Err(CheckError::Cancelled)) {
         return Err(CheckError::Cancelled);
     }
     let (merged, how) = match narrowed {
         Ok(Some(ranges))
-            if (!ranges.by_hash || ranges.differing_buckets == 0)
+            if (!ranges.whole || ranges.differing_buckets == 0)
                 && ranges.differing.len() <= MAX_RANGES
                 && ranges.differing_buckets * 2 <= ranges.buckets =>
         {
@@ -535,14 +566,14 @@ pub(crate) async fn reconcile(
                 let only = Only::Ranges(&ranges.differing);
                 merge(&here, &there, key.len(), only, sample_limit, &cancel).await?
             };
-            let how = format!(
-                "{} of {} {} differed by count or checksum; only their {} and {} rows were read",
-                ranges.differing_buckets,
-                ranges.buckets,
-                ranges.what(),
-                total.here_rows,
-                total.there_rows,
-            );
+            let how = if ranges.whole {
+                "both tables' counts and checksums agree; no row was read".to_owned()
+            } else {
+                format!(
+                    "{} of {} key ranges differed by count or checksum; only their {} and {} rows were read",
+                    ranges.differing_buckets, ranges.buckets, total.here_rows, total.there_rows,
+                )
+            };
             let (here_rows, there_rows) = (ranges.here_rows, ranges.there_rows);
             total.here_rows = here_rows;
             total.there_rows = there_rows;
@@ -550,11 +581,12 @@ pub(crate) async fn reconcile(
         }
         narrowed => {
             let why = match &narrowed {
+                Ok(Some(ranges)) if ranges.whole => {
+                    "; the tables' counts or checksums differed, so both were read whole".to_owned()
+                }
                 Ok(Some(ranges)) => format!(
-                    "; {} of {} {} differed, so both were read whole",
-                    ranges.differing_buckets,
-                    ranges.buckets,
-                    ranges.what()
+                    "; {} of {} key ranges differed, so both were read whole",
+                    ranges.differing_buckets, ranges.buckets
                 ),
                 Ok(None) => String::new(),
                 Err(error) => {

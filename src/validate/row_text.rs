@@ -137,19 +137,6 @@ impl RowText {
         format!("CONCAT_WS(',', {})", items.join(", "))
     }
 
-    /// MySQL: the text of the first `parts` columns (the key's), without NULL flags: the
-    /// same bytes as the start of [`mysql_sql`](Self::mysql_sql)'s text.
-    pub(super) fn mysql_key_sql(&self, parts: usize) -> String {
-        let items: Vec<String> = self.parts[..parts.min(self.parts.len())]
-            .iter()
-            .flat_map(|Part { name, format, .. }| match format {
-                Format::Text => vec![format!("CHAR_LENGTH({name})"), name.clone()],
-                _ => vec![mysql_item(name, *format)],
-            })
-            .collect();
-        format!("CONCAT_WS(',', {})", items.join(", "))
-    }
-
     /// PostgreSQL: the select list of the fields [`write`](Self::write) makes the text of.
     /// The values as `COPY` writes them, a text column as `text` (a `char(n)` without its
     /// padding, as MySQL reads it).
@@ -169,16 +156,7 @@ impl RowText {
     /// connections run with `DateStyle` ISO and `TimeZone` UTC: dates come as
     /// `YYYY-MM-DD`, instants as `YYYY-MM-DD HH:MM:SS[.ffffff][+00]`. A value written some
     /// other way (a date BC, `infinity`, `NaN`) only makes its range differ, to be read.
-    ///
-    /// Returns where the text of the first `key_parts` columns ends in `out`: the key's text,
-    /// as [`mysql_key_sql`](Self::mysql_key_sql) writes it.
-    pub(super) fn write(
-        &self,
-        fields: &[u8],
-        key_parts: usize,
-        scratch: &mut Scratch,
-        out: &mut Vec<u8>,
-    ) -> usize {
+    pub(super) fn write(&self, fields: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) {
         debug_assert_eq!(self.driver, Driver::Postgres);
         let Scratch { value, nulls } = scratch;
         nulls.clear();
@@ -188,17 +166,7 @@ impl RowText {
                 out.push(b',');
             }
         };
-        let start = out.len();
-        let mut key_end = start;
-        for (index, (part, field)) in self
-            .parts
-            .iter()
-            .zip(fields.split(|byte| *byte == b'\t'))
-            .enumerate()
-        {
-            if index == key_parts {
-                key_end = out.len();
-            }
+        for (part, field) in self.parts.iter().zip(fields.split(|byte| *byte == b'\t')) {
             let null = field == b"\\N";
             if part.null_flag {
                 nulls.push(if null { b'1' } else { b'0' });
@@ -227,14 +195,10 @@ impl RowText {
                 }),
             }
         }
-        if key_parts >= self.parts.len() {
-            key_end = out.len();
-        }
         if !nulls.is_empty() {
             item(out);
             out.extend_from_slice(nulls);
         }
-        key_end
     }
 }
 
@@ -401,11 +365,7 @@ mod tests {
 
     fn written(text: &RowText, fields: &[u8]) -> String {
         let mut out = Vec::new();
-        let key_end = text.write(fields, 1, &mut Scratch::default(), &mut out);
-        assert!(
-            out[..key_end].iter().all(u8::is_ascii_digit) && out[key_end] == b',',
-            "the key's text is the id"
-        );
+        text.write(fields, &mut Scratch::default(), &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -456,43 +416,6 @@ mod tests {
                 b"9\t12\t0\t\t1999-12-31\t1999-12-31 23:59:59.123456+00\tf"
             ),
             "9,12.000000,0,0,,1999-12-31,1999-12-31 23:59:59.123456,0,000"
-        );
-    }
-
-    #[test]
-    fn a_key_of_several_columns_writes_its_text_first() {
-        let (postgres, mysql) = both_sides();
-        let s = "pipewright_source";
-        assert_eq!(
-            mysql.mysql_key_sql(4),
-            format!(
-                "CONCAT_WS(',', {s}.`id`, {s}.`price`, CASE WHEN LOCATE('.', CAST({s}.`ratio` AS CHAR)) > 0 \
-                 THEN TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({s}.`ratio` AS CHAR))) ELSE CAST({s}.`ratio` AS CHAR) END, \
-                 CHAR_LENGTH({s}.`name`), {s}.`name`)"
-            )
-        );
-        let mut out = Vec::new();
-        let key_end = postgres.write(
-            b"7\t1\t2.50\tab\t2025-01-02\t2025-01-02 03:04:05+00\tt",
-            4,
-            &mut Scratch::default(),
-            &mut out,
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out[..key_end]),
-            "7,1.000000,2.5,2,ab"
-        );
-        let mut whole = Vec::new();
-        let all = postgres.write(
-            b"7\t1\t2.50\tab\t2025-01-02\t2025-01-02 03:04:05+00\tt",
-            7,
-            &mut Scratch::default(),
-            &mut whole,
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&whole[..all]),
-            "7,1.000000,2.5,2,ab,2025-01-02,2025-01-02 03:04:05.000000,1",
-            "a key of every column is the whole text but its NULL flags"
         );
     }
 }
