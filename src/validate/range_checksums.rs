@@ -1,18 +1,18 @@
 //! Narrowing a reconciliation down before reading rows: both sides count and hash their rows
-//! over ranges of an integer key, and only the ranges whose count or hash differ are then
-//! read and merged. Two tables that hold the same rows are compared without a row reaching
-//! the merge; two that differ by a few rows cost a few ranges.
+//! over ranges of an integer key (or over the whole table, for any other key), and only the
+//! ranges whose count or hash differ are then read and merged. Two tables that hold the same
+//! rows are compared without a row reaching the merge; two that differ by a few rows cost a
+//! few ranges.
 //!
-//! A row's hash is the CRC-32 of the canonical text of its values (numbers with the larger of
-//! the two sides' scales, instants as UTC `YYYY-MM-DD HH:MM:SS.ffffff`, texts after their
-//! length, which of the values are NULL at the end), so that the same value stored as
-//! `numeric(12,4)` on one server and `DECIMAL(18,6)` on the other hashes the same; a range's
-//! hash is the exact sum of its rows' hashes. Each server writes the text; MySQL hashes and
-//! sums it itself (`SUM(CRC32(...))`: no row leaves the server), PostgreSQL, which has no
-//! CRC-32 and whose MD5 costs three times as much as writing the text, sends it through
-//! `COPY` and pipewright hashes it. Equal hashes are trusted; a hash that differs only
-//! because two engines spell an equal value differently (a float, a text in another
-//! character set) costs a read of that range, never a wrong answer: the merge decides.
+//! A row's hash is the CRC-32 of its canonical text ([`RowText`]), so that the same value
+//! stored as `numeric(12,4)` on one server and `DECIMAL(18,6)` on the other hashes the same;
+//! a range's hash is the sum of its rows' hashes, modulo 2⁶³ on both sides. MySQL writes the
+//! text, hashes and sums it in SQL (`SUM(CRC32(...))`: no row leaves the server); PostgreSQL,
+//! which has no CRC-32 and whose MD5 costs more than sending the row, sends the fields
+//! through `COPY` and pipewright writes the text from them and hashes it. Equal hashes are
+//! trusted; a hash that differs only because two engines spell an equal value differently (a
+//! text in another character set) costs a read of that range, never a wrong answer: the
+//! merge decides.
 
 use crate::data::{CopyRows, LogicalType, SOURCE_ALIAS, copy_rows};
 use crate::db::{Database, DbConnection, quote_identifier};
@@ -96,7 +96,8 @@ impl Statements {
     /// bucket 0, and an empty one has no bucket.
     fn bucket_sums(&self, bucketing: Bucketing) -> String {
         let sums = format!(
-            "CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) AS SIGNED) FROM {} WHERE {}",
+            "CAST(COUNT(*) AS SIGNED), CAST(SUM(CRC32({})) % 9223372036854775808 AS SIGNED) \
+             FROM {} WHERE {}",
             self.text.mysql_sql(),
             self.relation,
             self.keyed()
@@ -181,7 +182,11 @@ where
     }
 }
 
-/// Per bucket: how many rows, and the sum of their hashes.
+/// The sums of hashes are taken modulo 2⁶³: exact on MySQL (in `DECIMAL`), and an integer it
+/// returns whatever the table's size.
+const SUM_MASK: u64 = (1 << 63) - 1;
+
+/// Per bucket: how many rows, and the sum of their hashes modulo 2⁶³.
 type Buckets = std::collections::BTreeMap<i64, (u64, u64)>;
 
 /// Hashes the rows PostgreSQL sends as their range and the fields of their text, or only
@@ -240,7 +245,7 @@ impl BucketHasher {
     fn add(&mut self, bucket: i64) {
         let (rows, sum) = self.buckets.entry(bucket).or_default();
         *rows += 1;
-        *sum += u64::from(crc32fast::hash(&self.text));
+        *sum = sum.wrapping_add(u64::from(crc32fast::hash(&self.text))) & SUM_MASK;
     }
 }
 
@@ -487,5 +492,9 @@ mod tests {
             hasher.buckets,
             Buckets::from([(0, (2, crc(b"2,ab,5") + crc(b"1,c,6")))])
         );
+        // Sums are taken modulo 2⁶³, as MySQL's `SUM(...) % 9223372036854775808`.
+        hasher.buckets.insert(0, (2, SUM_MASK));
+        hasher.row(b"ab\t5");
+        assert_eq!(hasher.buckets[&0], (3, crc(b"2,ab,5") - 1));
     }
 }
