@@ -439,16 +439,23 @@ mod tests {
     use super::*;
     use crate::data::Column;
 
-    #[test]
-    fn postgres_rows_are_hashed_like_mysql_hashes_them() {
-        // MySQL's manual: `SELECT CRC32('MySQL')` is 3259397556.
-        assert_eq!(crc32fast::hash(b"MySQL"), 3_259_397_556);
-        let column = |name: &str, logical| Column {
+    fn column(name: &str, logical: LogicalType) -> Column {
+        Column {
             name: name.to_owned(),
             declared: String::new(),
             logical,
             nullable: false,
-        };
+        }
+    }
+
+    fn crc(text: &[u8]) -> u64 {
+        u64::from(crc32fast::hash(text))
+    }
+
+    #[test]
+    fn postgres_rows_are_hashed_like_mysql_hashes_them() {
+        // MySQL's manual: `SELECT CRC32('MySQL')` is 3259397556.
+        assert_eq!(crc32fast::hash(b"MySQL"), 3_259_397_556);
         let columns = [
             column("id", LogicalType::Int { bytes: 8 }),
             column("name", LogicalType::Text { max_length: None }),
@@ -459,7 +466,6 @@ mod tests {
         hasher.row(b"0\t2\ta\\tb");
         hasher.row(b"2\t3\t\\\\");
         assert!(!hasher.malformed);
-        let crc = |text: &[u8]| u64::from(crc32fast::hash(text));
         assert_eq!(
             hasher.buckets,
             Buckets::from([
@@ -473,12 +479,6 @@ mod tests {
 
     #[test]
     fn without_ranges_the_bucket_is_the_whole_table() {
-        let column = |name: &str, logical| Column {
-            name: name.to_owned(),
-            declared: String::new(),
-            logical,
-            nullable: false,
-        };
         let columns = [
             column("name", LogicalType::Text { max_length: None }),
             column("id", LogicalType::Int { bytes: 8 }),
@@ -487,7 +487,6 @@ mod tests {
         let mut hasher = BucketHasher::new(row_text, false);
         hasher.row(b"ab\t5");
         hasher.row(b"c\t6");
-        let crc = |text: &[u8]| u64::from(crc32fast::hash(text));
         assert_eq!(
             hasher.buckets,
             Buckets::from([(0, (2, crc(b"2,ab,5") + crc(b"1,c,6")))])
