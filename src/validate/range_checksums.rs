@@ -1,5 +1,6 @@
 //! Narrowing a reconciliation down before reading rows: both sides count and hash their rows
-//! over ranges of an integer key (or over the whole table, for any other key), and only the
+//! over ranges of the key's first column when it is an integer (or over the whole table,
+//! for any other key), and only the
 //! ranges whose count or hash differ are then read and merged. Two tables that hold the same
 //! rows are compared without a row reaching the merge; two that differ by a few rows cost a
 //! few ranges.
@@ -28,8 +29,8 @@ const BUCKETS: i128 = 256;
 /// How rows fall in buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bucketing {
-    /// `width` keys of a key of one integer column, from `low`: a bucket is a range of keys,
-    /// read on its own when it differs.
+    /// `width` values of the key's first column, an integer, from `low`: a bucket is a range
+    /// of keys, read on its own when it differs.
     Range { low: i64, width: i64, count: usize },
     /// One bucket, the whole table: any other key, whose rows cannot be picked by a range.
     /// Equal tables are still compared without reading a row; a difference has both read
@@ -40,8 +41,8 @@ enum Bucketing {
 /// The ranges of the key whose rows differ, and what the servers counted.
 #[derive(Debug)]
 pub(super) struct Ranges {
-    /// `[low, high)` of the key; `None` for a range open at the top. Empty when the bucket
-    /// is the whole table.
+    /// `[low, high)` of the key's first column; `None` for a range open at the top. Empty
+    /// when the bucket is the whole table.
     pub differing: Vec<(i64, Option<i64>)>,
     /// Differing buckets, before neighbours were joined into one range.
     pub differing_buckets: usize,
@@ -142,8 +143,9 @@ fn statements(table: &Subject<'_>, other: &Subject<'_>, key_length: usize) -> Op
     })
 }
 
-/// Whether the key of both sides is one integer column.
-fn integer_key(here: &Subject<'_>, there: &Subject<'_>, key_length: usize) -> bool {
+/// Whether the key's first column is an integer on both sides: its values cut the table in
+/// ranges, whatever the key's other columns.
+fn ranged_key(here: &Subject<'_>, there: &Subject<'_>) -> bool {
     let integer = |subject: &Subject<'_>| {
         subject.columns.first().is_some_and(|key| {
             matches!(
@@ -152,7 +154,7 @@ fn integer_key(here: &Subject<'_>, there: &Subject<'_>, key_length: usize) -> bo
             )
         })
     };
-    key_length == 1 && integer(here) && integer(there)
+    integer(here) && integer(there)
 }
 
 /// Runs `sql` on a connection of its own; a cancelled run stops the statement on the server.
@@ -249,7 +251,7 @@ impl BucketHasher {
     }
 }
 
-/// The smallest and largest key of each side, as text, for a key of one column.
+/// The smallest and largest value of the key's first column on each side, as text.
 pub(super) type KeyBounds = [(Option<String>, Option<String>); 2];
 
 /// Where one side of a reconciliation reads from, for [`key_bounds`].
@@ -261,7 +263,7 @@ pub(super) struct Located<'a> {
 
 /// The smallest and largest value of the column `key` on both sides, asked at the same
 /// time. Started before the other side's columns are known, so that the checksums of a key
-/// of one integer column need no round trip of their own.
+/// starting with an integer column need no round trip of their own.
 pub(super) async fn key_bounds(
     here: Located<'_>,
     there: Located<'_>,
@@ -341,10 +343,10 @@ async fn bucket_sums(
 }
 
 /// The key ranges whose rows differ between the two tables, found by both sides hashing
-/// their rows in buckets: ranges of a key of one integer column (cut between `bounds`, from
-/// [`key_bounds`]), the whole table for any other key. `None` when they cannot (SQLite, a column of a
-/// kind without a canonical text on both engines). An error (an old server, say) is for the
-/// caller to fall back on reading both tables.
+/// their rows in buckets: ranges of the key's first column when it is an integer (cut
+/// between `bounds`, from [`key_bounds`]), the whole table for any other key. `None` when
+/// they cannot (SQLite, a column of a kind without a canonical text on both engines). An
+/// error (an old server, say) is for the caller to fall back on reading both tables.
 pub(super) async fn differing_ranges(
     here: &Subject<'_>,
     there: &Subject<'_>,
@@ -359,7 +361,7 @@ pub(super) async fn differing_ranges(
         return Ok(None);
     };
     let bucketing = match bounds {
-        Some(bounds) if integer_key(here, there, key_length) => key_ranges(&bounds?),
+        Some(bounds) if ranged_key(here, there) => key_ranges(&bounds?),
         _ => None,
     }
     .unwrap_or(Bucketing::Whole);
@@ -407,8 +409,9 @@ pub(super) async fn differing_ranges(
     Ok(Some(ranges))
 }
 
-/// Ranges of an integer key: its span on both sides cut into at most [`BUCKETS`] ranges of
-/// equal width. `None` when both tables are empty or a key is beyond 64-bit integers.
+/// Ranges of the key's integer first column: its span on both sides cut into at most
+/// [`BUCKETS`] ranges of equal width. `None` when both tables are empty or a value is beyond
+/// 64-bit integers.
 fn key_ranges(bounds: &KeyBounds) -> Option<Bucketing> {
     let parse = |text: &Option<String>| text.as_deref().and_then(|text| text.parse::<i64>().ok());
     let mut low: Option<i64> = None;

@@ -484,11 +484,10 @@ pub(crate) async fn reconcile(
             (None, None) => Ok(Vec::new()),
         }
     };
-    // A key of one integer column here (the other side's is not known yet) is cut into
-    // ranges between its bounds on both sides: they are asked for meanwhile. SQLite has no
-    // checksums.
-    let integer_key = key.len() == 1
-        && here_database.driver() != Driver::Sqlite
+    // A key whose first column is an integer here (the other side's is not known yet) is
+    // cut into ranges of that column, between its bounds on both sides: they are asked for
+    // meanwhile. SQLite has no checksums.
+    let ranged_key = here_database.driver() != Driver::Sqlite
         && there_database.driver() != Driver::Sqlite
         && checker.columns.iter().any(|column| {
             column.name == key[0]
@@ -498,7 +497,7 @@ pub(crate) async fn reconcile(
                 )
         });
     let bounds = async {
-        if !integer_key {
+        if !ranged_key {
             return None;
         }
         let here = Located {
