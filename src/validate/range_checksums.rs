@@ -26,12 +26,74 @@ use crate::validate::row_text::{RowText, Scratch};
 /// How many buckets the rows are hashed in: about 4,000 rows each for a million rows.
 const BUCKETS: i128 = 256;
 
+/// A key's first column whose values cut a table into ranges, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RangeColumn {
+    Integer,
+    /// A date, as its number of days since 1970-01-01.
+    Date,
+}
+
+impl RangeColumn {
+    fn of(logical: &LogicalType) -> Option<Self> {
+        match logical {
+            LogicalType::Int { .. } | LogicalType::UInt { .. } => Some(Self::Integer),
+            LogicalType::Date => Some(Self::Date),
+            _ => None,
+        }
+    }
+
+    /// Whether a column of this type, on both sides, cuts the tables into ranges.
+    pub(super) fn ranges(logical: &LogicalType) -> bool {
+        Self::of(logical).is_some()
+    }
+
+    /// The column `name` as a number, in SQL of `driver`.
+    fn number(self, driver: Driver, name: &str) -> String {
+        match (self, driver) {
+            (Self::Integer, Driver::MySql) => format!("CAST({name} AS SIGNED)"),
+            (Self::Integer, _) => format!("CAST({name} AS BIGINT)"),
+            (Self::Date, Driver::MySql) => format!("DATEDIFF({name}, '1970-01-01')"),
+            (Self::Date, _) => format!("({name} - DATE '1970-01-01')"),
+        }
+    }
+
+    /// The number of a value the server wrote as text (`CAST(... AS TEXT)`).
+    fn parse(self, text: &str) -> Option<i64> {
+        match self {
+            Self::Integer => text.parse().ok(),
+            Self::Date => {
+                let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+                Some((date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days())
+            }
+        }
+    }
+
+    /// The value of a number, as an SQL literal both engines compare the column with.
+    pub(super) fn literal(self, number: i64) -> String {
+        match self {
+            Self::Integer => number.to_string(),
+            Self::Date => chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::try_days(number)?))
+                .map_or_else(
+                    || "NULL".to_owned(),
+                    |date| format!("CAST('{}' AS DATE)", date.format("%Y-%m-%d")),
+                ),
+        }
+    }
+}
+
 /// How rows fall in buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bucketing {
-    /// `width` values of the key's first column, an integer, from `low`: a bucket is a range
+    /// `width` values of the key's first column, as numbers, from `low`: a bucket is a range
     /// of keys, read on its own when it differs.
-    Range { low: i64, width: i64, count: usize },
+    Range {
+        column: RangeColumn,
+        low: i64,
+        width: i64,
+        count: usize,
+    },
     /// One bucket, the whole table: any other key, whose rows cannot be picked by a range.
     /// Equal tables are still compared without reading a row; a difference has both read
     /// whole.
@@ -41,9 +103,10 @@ enum Bucketing {
 /// The ranges of the key whose rows differ, and what the servers counted.
 #[derive(Debug)]
 pub(super) struct Ranges {
-    /// `[low, high)` of the key's first column; `None` for a range open at the top. Empty
-    /// when the bucket is the whole table.
+    /// `[low, high)` of the key's first column, as numbers of `column`; `None` for a range
+    /// open at the top. Empty when the bucket is the whole table.
     pub differing: Vec<(i64, Option<i64>)>,
+    pub column: RangeColumn,
     /// Differing buckets, before neighbours were joined into one range.
     pub differing_buckets: usize,
     pub buckets: usize,
@@ -64,14 +127,6 @@ struct Statements {
 }
 
 impl Statements {
-    /// `(integer, integer division)` in the dialect.
-    fn types(&self) -> (&'static str, &'static str) {
-        match self.driver {
-            Driver::MySql => ("SIGNED", "DIV"),
-            _ => ("BIGINT", "/"),
-        }
-    }
-
     /// Rows whose key has no NULL: the others are not compared.
     fn keyed(&self) -> String {
         self.keys
@@ -83,14 +138,17 @@ impl Statements {
 
     /// The range a row falls in; `None` for the whole table.
     fn bucket(&self, bucketing: Bucketing) -> Option<String> {
-        let (int, divide) = self.types();
-        let Bucketing::Range { low, width, .. } = bucketing else {
+        let Bucketing::Range {
+            column, low, width, ..
+        } = bucketing
+        else {
             return None;
         };
-        let key = &self.keys[0];
-        Some(format!(
-            "CAST((CAST({key} AS {int}) - ({low})) {divide} {width} AS {int})"
-        ))
+        let number = column.number(self.driver, &self.keys[0]);
+        Some(match self.driver {
+            Driver::MySql => format!("CAST(({number} - ({low})) DIV {width} AS SIGNED)"),
+            _ => format!("CAST(({number} - ({low})) / {width} AS BIGINT)"),
+        })
     }
 
     /// MySQL, per bucket: the bucket, its rows, the sum of their hashes. The whole table is
@@ -143,18 +201,12 @@ fn statements(table: &Subject<'_>, other: &Subject<'_>, key_length: usize) -> Op
     })
 }
 
-/// Whether the key's first column is an integer on both sides: its values cut the table in
-/// ranges, whatever the key's other columns.
-fn ranged_key(here: &Subject<'_>, there: &Subject<'_>) -> bool {
-    let integer = |subject: &Subject<'_>| {
-        subject.columns.first().is_some_and(|key| {
-            matches!(
-                key.logical,
-                LogicalType::Int { .. } | LogicalType::UInt { .. }
-            )
-        })
-    };
-    integer(here) && integer(there)
+/// What the key's first column is on both sides when its values cut the tables into ranges
+/// (an integer or a date), whatever the key's other columns.
+fn ranged_key(here: &Subject<'_>, there: &Subject<'_>) -> Option<RangeColumn> {
+    let mine = RangeColumn::of(&here.columns.first()?.logical)?;
+    let theirs = RangeColumn::of(&there.columns.first()?.logical)?;
+    (mine == theirs).then_some(mine)
 }
 
 /// Runs `sql` on a connection of its own; a cancelled run stops the statement on the server.
@@ -360,8 +412,8 @@ pub(super) async fn differing_ranges(
     ) else {
         return Ok(None);
     };
-    let bucketing = match bounds {
-        Some(bounds) if ranged_key(here, there) => key_ranges(&bounds?),
+    let bucketing = match (bounds, ranged_key(here, there)) {
+        (Some(bounds), Some(column)) => key_ranges(&bounds?, column),
         _ => None,
     }
     .unwrap_or(Bucketing::Whole);
@@ -372,6 +424,10 @@ pub(super) async fn differing_ranges(
     let rows = |buckets: &Buckets| buckets.values().map(|(count, _)| count).sum();
     let mut ranges = Ranges {
         differing: Vec::new(),
+        column: match bucketing {
+            Bucketing::Range { column, .. } => column,
+            Bucketing::Whole => RangeColumn::Integer,
+        },
         differing_buckets: 0,
         buckets: 0,
         here_rows: rows(&my_buckets),
@@ -409,16 +465,15 @@ pub(super) async fn differing_ranges(
     Ok(Some(ranges))
 }
 
-/// Ranges of the key's integer first column: its span on both sides cut into at most
-/// [`BUCKETS`] ranges of equal width. `None` when both tables are empty or a value is beyond
-/// 64-bit integers.
-fn key_ranges(bounds: &KeyBounds) -> Option<Bucketing> {
-    let parse = |text: &Option<String>| text.as_deref().and_then(|text| text.parse::<i64>().ok());
+/// Ranges of the key's first column: its span on both sides cut into at most [`BUCKETS`]
+/// ranges of equal width. `None` when both tables are empty or a value is not a number
+/// (beyond 64-bit integers, a MySQL zero date).
+fn key_ranges(bounds: &KeyBounds, column: RangeColumn) -> Option<Bucketing> {
+    let parse = |text: &Option<String>| text.as_deref().and_then(|text| column.parse(text));
     let mut low: Option<i64> = None;
     let mut high: Option<i64> = None;
     for (min, max) in bounds {
         if min.is_some() && parse(min).is_none() || max.is_some() && parse(max).is_none() {
-            // An unsigned key beyond the signed range.
             return None;
         }
         if let Some(min) = parse(min) {
@@ -434,7 +489,12 @@ fn key_ranges(bounds: &KeyBounds) -> Option<Bucketing> {
     let span = i128::from(high) - i128::from(low) + 1;
     let width = i64::try_from((span + BUCKETS - 1) / BUCKETS).ok()?;
     let count = usize::try_from((span + i128::from(width) - 1) / i128::from(width)).ok()?;
-    Some(Bucketing::Range { low, width, count })
+    Some(Bucketing::Range {
+        column,
+        low,
+        width,
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -453,6 +513,35 @@ mod tests {
 
     fn crc(text: &[u8]) -> u64 {
         u64::from(crc32fast::hash(text))
+    }
+
+    #[test]
+    fn dates_are_ranged_as_days_since_1970() {
+        let date = RangeColumn::Date;
+        assert_eq!(date.parse("1970-01-02"), Some(1));
+        assert_eq!(date.parse("1969-12-31"), Some(-1));
+        assert_eq!(date.parse("0000-00-00"), None, "a MySQL zero date");
+        assert_eq!(date.literal(1), "CAST('1970-01-02' AS DATE)");
+        assert_eq!(date.number(Driver::MySql, "d"), "DATEDIFF(d, '1970-01-01')");
+        assert_eq!(
+            date.number(Driver::Postgres, "d"),
+            "(d - DATE '1970-01-01')"
+        );
+        assert_eq!(RangeColumn::Integer.parse("18446744073709551615"), None);
+        assert_eq!(RangeColumn::Integer.literal(-5), "-5");
+        let bounds: KeyBounds = [
+            (Some("2025-01-02".into()), Some("2025-01-11".into())),
+            (Some("2025-01-01".into()), None),
+        ];
+        assert_eq!(
+            key_ranges(&bounds, date),
+            Some(Bucketing::Range {
+                column: date,
+                low: 20_089,
+                width: 1,
+                count: 11,
+            })
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::db::quote_identifier;
 use crate::pipeline::{CheckSpec, Driver, OtherTable};
 use crate::validate::check_outcome::Differences;
 use crate::validate::checker::{CheckError, Checker, Measure};
-use crate::validate::range_checksums::{Located, differing_ranges, key_bounds};
+use crate::validate::range_checksums::{Located, RangeColumn, differing_ranges, key_bounds};
 
 /// Rows per batch read from each side.
 const BATCH: usize = 5_000;
@@ -278,15 +278,20 @@ impl Subject<'_> {
         }
         .filtered(not_null)
         .ordered_by(key_order(driver, key));
-        let Only::Ranges(ranges) = only else {
+        let Only::Ranges(ranges, column) = only else {
             return query;
         };
         let name = format!("{SOURCE_ALIAS}.{}", quote_identifier(driver, &key[0].name));
         let any = ranges
             .iter()
-            .map(|(low, high)| match high {
-                Some(high) => format!("({name} >= {low} AND {name} < {high})"),
-                None => format!("({name} >= {low})"),
+            .map(|(low, high)| {
+                let low = column.literal(*low);
+                match high {
+                    Some(high) => {
+                        format!("({name} >= {low} AND {name} < {})", column.literal(*high))
+                    }
+                    None => format!("({name} >= {low})"),
+                }
             })
             .collect::<Vec<_>>()
             .join(" OR ");
@@ -298,8 +303,9 @@ impl Subject<'_> {
 #[derive(Debug, Clone, Copy)]
 enum Only<'a> {
     All,
-    /// `[low, high)` ranges of the key's first column; `None` for a range open at the top.
-    Ranges(&'a [(i64, Option<i64>)]),
+    /// `[low, high)` ranges of the key's first column, as numbers of the column; `None` for
+    /// a range open at the top.
+    Ranges(&'a [(i64, Option<i64>)], RangeColumn),
 }
 
 /// What one merge found.
@@ -484,18 +490,15 @@ pub(crate) async fn reconcile(
             (None, None) => Ok(Vec::new()),
         }
     };
-    // A key whose first column is an integer here (the other side's is not known yet) is
-    // cut into ranges of that column, between its bounds on both sides: they are asked for
+    // A key whose first column is an integer or a date here (the other side's is not known
+    // yet) is cut into ranges of that column, between its bounds on both sides: they are asked for
     // meanwhile. SQLite has no checksums.
     let ranged_key = here_database.driver() != Driver::Sqlite
         && there_database.driver() != Driver::Sqlite
-        && checker.columns.iter().any(|column| {
-            column.name == key[0]
-                && matches!(
-                    column.logical,
-                    LogicalType::Int { .. } | LogicalType::UInt { .. }
-                )
-        });
+        && checker
+            .columns
+            .iter()
+            .any(|column| column.name == key[0] && RangeColumn::ranges(&column.logical));
     let bounds = async {
         if !ranged_key {
             return None;
@@ -562,7 +565,7 @@ pub(crate) async fn reconcile(
             let mut total = if ranges.differing.is_empty() {
                 Merged::default()
             } else {
-                let only = Only::Ranges(&ranges.differing);
+                let only = Only::Ranges(&ranges.differing, ranges.column);
                 merge(&here, &there, key.len(), only, sample_limit, &cancel).await?
             };
             let how = if ranges.whole {

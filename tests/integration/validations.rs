@@ -683,43 +683,48 @@ fn reconcile_checksums_whole_tables_on_other_keys_on_one_engine() {
     reconcile_checksums_whole_tables_on_other_keys(Engine::MySql, Engine::MySql);
 }
 
-/// A key of several columns whose first is an integer is cut into ranges of that column.
+/// A key of several columns whose first is an integer or a date is cut into ranges of that
+/// column.
 #[test]
-fn reconcile_narrows_down_on_a_key_starting_with_an_integer() {
-    for (from, to) in [
-        (Engine::Postgres, Engine::MySql),
-        (Engine::MySql, Engine::Postgres),
-    ] {
-        let Some(source) = TestDatabase::create(from, "ranged_source") else {
+fn reconcile_narrows_down_on_a_key_starting_with_an_integer_or_a_date() {
+    for (case, (from, to, key)) in [
+        (Engine::Postgres, Engine::MySql, r#"["id", "day"]"#),
+        (Engine::MySql, Engine::Postgres, r#"["id", "day"]"#),
+        (Engine::Postgres, Engine::MySql, r#"["day", "id"]"#),
+        (Engine::MySql, Engine::Postgres, r#"["day", "id"]"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(source) = TestDatabase::create(from, &format!("ranged_source_{case}")) else {
             return;
         };
-        let Some(other) = TestDatabase::create(to, "ranged_other") else {
+        let Some(other) = TestDatabase::create(to, &format!("ranged_other_{case}")) else {
             return;
         };
         numbered(&source);
         numbered(&other);
-        let key = r#"["id", "day"]"#;
         let same = reconcile_numbered_on(&source, &other, key, 0);
         let message = same["message"].as_str().unwrap();
         assert!(
             message.contains(
                 "0 of 250 key ranges differed by count or checksum; only their 0 and 0 rows were read"
             ),
-            "{message}"
+            "{key}: {message}"
         );
         other.execute("UPDATE numbered SET price = 1.5 WHERE id = 1000");
         let differ = reconcile_numbered_on(&source, &other, key, 1);
         assert_eq!(
             differ["differences"],
             serde_json::json!({ "only_here": 0, "only_there": 0, "changed": 1 }),
-            "{differ}"
+            "{key}: {differ}"
         );
         let message = differ["message"].as_str().unwrap();
         assert!(
             message.contains(
                 "1 of 250 key ranges differed by count or checksum; only their 20 and 20 rows were read"
             ),
-            "only the range holding the difference is read: {message}"
+            "{key}: only the range holding the difference is read: {message}"
         );
     }
 }
