@@ -285,10 +285,11 @@ impl Subject<'_> {
         let any = ranges
             .iter()
             .map(|(low, high)| {
-                let low = column.literal(*low);
+                let low = column.value(driver, *low);
                 match high {
                     Some(high) => {
-                        format!("({name} >= {low} AND {name} < {})", column.literal(*high))
+                        let high = column.value(driver, *high);
+                        format!("({name} >= {low} AND {name} < {high})")
                     }
                     None => format!("({name} >= {low})"),
                 }
