@@ -584,15 +584,20 @@ fn reconcile_numbered_on(
     outcome.report()["steps"][0]["details"]["checks"][0].clone()
 }
 
-fn reconcile_narrows_down(from: Engine, to: Engine) {
-    let Some(source) = TestDatabase::create(from, "narrow_source") else {
-        return;
-    };
-    let Some(other) = TestDatabase::create(to, "narrow_other") else {
-        return;
-    };
+/// Two databases named after `name`, on `from` and `to`, each with the same `numbered`
+/// table; `None` when an engine is not available.
+fn numbered_pair(from: Engine, to: Engine, name: &str) -> Option<(TestDatabase, TestDatabase)> {
+    let source = TestDatabase::create(from, &format!("{name}_source"))?;
+    let other = TestDatabase::create(to, &format!("{name}_other"))?;
     numbered(&source);
     numbered(&other);
+    Some((source, other))
+}
+
+fn reconcile_narrows_down(from: Engine, to: Engine) {
+    let Some((source, other)) = numbered_pair(from, to, "narrow") else {
+        return;
+    };
     let same = reconcile_numbered(&source, &other, 0);
     let message = same["message"].as_str().unwrap();
     assert!(
@@ -634,14 +639,9 @@ fn reconcile_narrows_down(from: Engine, to: Engine) {
 /// A key of several columns, one of them a text: no key ranges, one checksum of each whole
 /// table. Equal tables are compared without reading a row; a difference has both read whole.
 fn reconcile_checksums_whole_tables_on_other_keys(from: Engine, to: Engine) {
-    let Some(source) = TestDatabase::create(from, "hashed_source") else {
+    let Some((source, other)) = numbered_pair(from, to, "whole") else {
         return;
     };
-    let Some(other) = TestDatabase::create(to, "hashed_other") else {
-        return;
-    };
-    numbered(&source);
-    numbered(&other);
     let key = r#"["note", "day"]"#;
     let same = reconcile_numbered_on(&source, &other, key, 0);
     let message = same["message"].as_str().unwrap();
@@ -696,14 +696,9 @@ fn reconcile_narrows_down_on_a_key_starting_with_an_integer_or_a_date() {
     .into_iter()
     .enumerate()
     {
-        let Some(source) = TestDatabase::create(from, &format!("ranged_source_{case}")) else {
+        let Some((source, other)) = numbered_pair(from, to, &format!("ranged_{case}")) else {
             return;
         };
-        let Some(other) = TestDatabase::create(to, &format!("ranged_other_{case}")) else {
-            return;
-        };
-        numbered(&source);
-        numbered(&other);
         let same = reconcile_numbered_on(&source, &other, key, 0);
         let message = same["message"].as_str().unwrap();
         assert!(
