@@ -177,3 +177,15 @@ pub(crate) fn normalize(text: &str) -> String {
 pub(crate) fn header(name: &str, concurrency: usize) -> String {
     format!("[pipeline]\nname = \"{name}\"\nconcurrency = {concurrency}\n")
 }
+
+/// Polls `probe` until it holds; fails the test after a minute.
+pub fn wait_for(what: &str, mut probe: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !probe() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

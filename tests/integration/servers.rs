@@ -331,6 +331,39 @@ macro_rules! engine_test {
 pub(crate) use engine_test;
 
 impl TestDatabase {
+    /// Rows `1..=rows` of a table `table` (`id`, `label`, `amount`), made by the engine itself,
+    /// the same values on every engine (so that checksums agree across engines).
+    pub fn numbers_table(&self, table: &str, rows: u32) {
+        let sql = match self.engine {
+            Engine::Postgres => format!(
+                "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount NUMERIC(12, 2)); INSERT INTO {table} SELECT g, 'row ' || g, g * 1.25 FROM generate_series(1, {rows}) AS g"
+            ),
+            Engine::MySql => format!(
+                "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); INSERT INTO {table} SELECT seq, CONCAT('row ', seq), seq * 1.25 FROM seq_1_to_{rows}"
+            ),
+            Engine::Sqlite => format!(
+                "CREATE TABLE {table} (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) INSERT INTO {table} SELECT n, 'row ' || n, n * 1.25 FROM g"
+            ),
+        };
+        self.execute(&sql);
+    }
+
+    /// The names of the tables of the database's default schema, in order.
+    pub fn table_names(&self) -> Vec<String> {
+        let sql = match self.engine {
+            Engine::Postgres => {
+                "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            }
+            Engine::MySql => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
+            }
+            Engine::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
+        };
+        self.strings(sql).into_iter().flatten().collect()
+    }
+
     /// The row count and checksum of `table` as pipewright computes them (the same rows give
     /// the same checksum on every engine).
     pub fn checksum(&self, table: &str) -> (u64, String) {

@@ -433,18 +433,7 @@ fn backup(report: &serde_json::Value, id: &str) -> String {
 
 /// The tables of `database`.
 fn tables(database: &TestDatabase) -> BTreeSet<String> {
-    let sql = match database.engine {
-        Engine::Postgres => {
-            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public'"
-        }
-        Engine::MySql => {
-            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()"
-        }
-        Engine::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        }
-    };
-    database.strings(sql).into_iter().flatten().collect()
+    database.table_names().into_iter().collect()
 }
 
 /// `before` with `added`.

@@ -180,39 +180,9 @@ fn running(database: &TestDatabase, pattern: &str) -> bool {
     database.try_count(&sql).is_some_and(|count| count > 0)
 }
 
-/// Rows `1..=rows` of a table `numbers`, made by the engine itself (as the transform tests of
-/// the integration suite make it, so that checksums agree across engines).
-fn numbers_table(database: &TestDatabase, rows: u32) {
-    let sql = match database.engine {
-        Engine::Postgres => format!(
-            "CREATE TABLE numbers (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount NUMERIC(12, 2)); INSERT INTO numbers SELECT g, 'row ' || g, g * 1.25 FROM generate_series(1, {rows}) AS g"
-        ),
-        Engine::MySql => format!(
-            "CREATE TABLE numbers (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); INSERT INTO numbers SELECT seq, CONCAT('row ', seq), seq * 1.25 FROM seq_1_to_{rows}"
-        ),
-        Engine::Sqlite => format!(
-            "CREATE TABLE numbers (id BIGINT PRIMARY KEY, label VARCHAR(40) NOT NULL, amount DECIMAL(12, 2)); WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) INSERT INTO numbers SELECT n, 'row ' || n, n * 1.25 FROM g"
-        ),
-    };
-    database.execute(&sql);
-}
-
-/// The tables of `database`, in order.
-fn tables(database: &TestDatabase) -> Vec<String> {
-    let sql = match database.engine {
-        Engine::Postgres => {
-            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-        }
-        _ => {
-            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
-        }
-    };
-    database.strings(sql).into_iter().flatten().collect()
-}
-
 /// Whether `database` has a table named `table`.
 fn has_table(database: &TestDatabase, table: &str) -> bool {
-    tables(database).iter().any(|name| name == table)
+    database.table_names().iter().any(|name| name == table)
 }
 
 /// Runs the project's pipeline in the background, stops `engine`'s server once `busy` says
@@ -516,7 +486,7 @@ fn during_migrate(engine: Engine) {
             || {
                 format!(
                     "statement 1 of 3 should be in the database and statement 3 not: {:?}",
-                    tables(&target)
+                    target.table_names()
                 )
             },
         );
@@ -593,8 +563,8 @@ fn during_transform(engine: Engine) {
     let source =
         TestDatabase::create(Engine::Sqlite, "down_transform").expect("SQLite needs no server");
     let _restart = RestartOnDrop;
-    numbers_table(&source, COPIED_ROWS);
-    numbers_table(&target, 10);
+    source.numbers_table("numbers", COPIED_ROWS);
+    target.numbers_table("numbers", 10);
     let before = target.checksum("numbers");
     let source_connection = format!("\n[connections.source]\nurl = \"{}\"\n", source.url);
     let project = new_project(&target, &store, &source_connection, COPY_STEP);
@@ -615,7 +585,8 @@ fn during_transform(engine: Engine) {
     broken.check(copied == expected, || {
         format!("after the next run the target holds {copied:?}, the source {expected:?}")
     });
-    let staging: Vec<String> = tables(&target)
+    let staging: Vec<String> = target
+        .table_names()
         .into_iter()
         .filter(|name| name.contains("__pw_staging"))
         .collect();
@@ -656,8 +627,8 @@ fn during_validate(engine: Engine) {
         return;
     };
     let _restart = RestartOnDrop;
-    numbers_table(&target, 10);
-    let (tables_before, data_before) = (tables(&target), target.checksum("numbers"));
+    target.numbers_table("numbers", 10);
+    let (tables_before, data_before) = (target.table_names(), target.checksum("numbers"));
     let project = new_project(&target, &store, "", &validate_step(engine));
     let sleeping = match engine {
         Engine::Postgres => "%pg_sleep(5)%",
@@ -671,7 +642,7 @@ fn during_validate(engine: Engine) {
         &mut broken,
     );
     check_clear_error(&mut broken, &run, "check");
-    let (tables_after, data_after) = (tables(&target), target.checksum("numbers"));
+    let (tables_after, data_after) = (target.table_names(), target.checksum("numbers"));
     broken.check(tables_after == tables_before && data_after == data_before, || {
         format!(
             "the interrupted validation changed the database: tables {tables_before:?} then {tables_after:?}, data {data_before:?} then {data_after:?}"
