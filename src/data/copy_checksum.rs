@@ -173,6 +173,7 @@ struct CopyTextHasher {
     checksum: TableChecksum,
     field: String,
     canonical: String,
+    hasher: RowHasher,
 }
 
 impl CopyTextHasher {
@@ -182,13 +183,14 @@ impl CopyTextHasher {
             checksum: TableChecksum::default(),
             field: String::new(),
             canonical: String::new(),
+            hasher: RowHasher::default(),
         }
     }
 }
 
 impl CopyRows for CopyTextHasher {
     fn row(&mut self, line: &[u8]) {
-        let mut hasher = RowHasher::default();
+        let hasher = &mut self.hasher;
         for (index, field) in line.split(|byte| *byte == b'\t').enumerate() {
             if field == b"\\N" {
                 hasher.null();

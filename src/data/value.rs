@@ -128,9 +128,7 @@ pub(crate) fn write_canonical_decimal(text: &str, out: &mut String) {
         out.push_str(trimmed);
         return;
     }
-    let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let integer = integer.trim_start_matches('0');
-    let fraction = fraction.trim_end_matches('0');
+    let (integer, fraction) = significant_digits(digits);
     if integer.is_empty() && fraction.is_empty() {
         out.push('0');
         return;
@@ -143,6 +141,23 @@ pub(crate) fn write_canonical_decimal(text: &str, out: &mut String) {
         out.push('.');
         out.push_str(fraction);
     }
+}
+
+/// The digits of an unsigned decimal (`001.2300`) split at its point: the integer digits
+/// without leading zeros and the fraction digits without trailing zeros (`1`, `23`).
+/// Byte-wise: it runs for every decimal value a copy verifies.
+pub(crate) fn significant_digits(digits: &str) -> (&str, &str) {
+    let (integer, fraction) = match digits.bytes().position(|byte| byte == b'.') {
+        Some(point) => (&digits[..point], &digits[point + 1..]),
+        None => (digits, ""),
+    };
+    let leading = integer.bytes().take_while(|byte| *byte == b'0').count();
+    let trailing = fraction
+        .bytes()
+        .rev()
+        .take_while(|byte| *byte == b'0')
+        .count();
+    (&integer[leading..], &fraction[..fraction.len() - trailing])
 }
 
 /// `-001.2300` → `-1.23`, `0.000` → `0`, `1e3` stays as written when it is not plain.
@@ -196,6 +211,31 @@ pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn significant_digits_drop_leading_and_trailing_zeros_only() {
+        for (digits, expected) in [
+            ("001.2300", ("1", "23")),
+            ("100.001", ("100", "001")),
+            ("0.000", ("", "")),
+            ("000", ("", "")),
+            ("1500", ("1500", "")),
+            (".50", ("", "5")),
+            ("7.", ("7", "")),
+            ("", ("", "")),
+        ] {
+            assert_eq!(significant_digits(digits), expected, "{digits}");
+        }
+        for (text, canonical) in [
+            ("-001.2300", "-1.23"),
+            ("+0.000", "0"),
+            ("-0.0", "0"),
+            ("1524.0000", "1524"),
+            ("1e3", "1e3"),
+        ] {
+            assert_eq!(canonical_decimal(text), canonical, "{text}");
+        }
+    }
 
     #[test]
     fn dates_and_times_are_written_as_iso_8601() {

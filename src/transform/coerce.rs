@@ -267,10 +267,11 @@ fn canonical_in_place(
     let fits = precision.is_none_or(|precision| {
         fraction.len() <= scale && integer.len() <= (precision as usize).saturating_sub(scale)
     });
-    let written = text[usize::from(negative)..]
-        .split('.')
-        .next()
-        .unwrap_or_default();
+    let unsigned = &text[usize::from(negative)..];
+    let written = &unsigned[..unsigned
+        .bytes()
+        .position(|byte| byte == b'.')
+        .unwrap_or(unsigned.len())];
     // The canonical text is a prefix of the text: no `+`, the integer part written without
     // leading zeros (or as one `0`), not a negative zero.
     let is_prefix = !text.starts_with('+')
@@ -297,17 +298,16 @@ fn plain_decimal(text: &str) -> Option<(bool, &str, &str)> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-    if (integer.is_empty() && fraction.is_empty()) || !all_digits(integer) || !all_digits(fraction)
-    {
+    let mut points = 0;
+    let plain = digits.bytes().all(|byte| {
+        points += usize::from(byte == b'.');
+        byte.is_ascii_digit() || byte == b'.'
+    });
+    if !plain || points > 1 || digits.len() == points {
         return None;
     }
-    Some((
-        negative,
-        integer.trim_start_matches('0'),
-        fraction.trim_end_matches('0'),
-    ))
+    let (integer, fraction) = crate::data::significant_digits(digits);
+    Some((negative, integer, fraction))
 }
 
 fn to_integer(value: &Value, min: i128, max: i128, target: &LogicalType) -> Result<i128, Lossy> {
