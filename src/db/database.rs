@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use log::LevelFilter;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
@@ -290,30 +291,42 @@ impl Database {
     ) -> Result<Self, DbError> {
         let connecting = async {
             let options = EngineOptions::new(spec, read_only)?;
-            options
-                .check()
-                .await
-                .map_err(|source| connect_error(spec, source))?;
-            Ok(match options {
+            let database = match &options {
                 EngineOptions::Sqlite(options) => Self::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(spec.acquire_timeout)
-                        .connect_lazy_with(options),
+                        .connect_lazy_with(options.clone()),
                 ),
                 EngineOptions::Postgres(options) => Self::Postgres(
                     PgPoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(spec.acquire_timeout)
-                        .connect_lazy_with(options),
+                        .connect_lazy_with(options.clone()),
                 ),
                 EngineOptions::MySql(options) => Self::MySql(
                     MySqlPoolOptions::new()
                         .max_connections(max_connections)
                         .acquire_timeout(spec.acquire_timeout)
-                        .connect_lazy_with(options),
+                        .connect_lazy_with(options.clone()),
                 ),
-            })
+            };
+            // The pool opens the connection its first user will take while the check runs
+            // (each costs round trips and, on a server that offers it, a TLS handshake); it
+            // is given up if the check fails, so a wrong address or password is still
+            // reported at once rather than retried until the acquire timeout. Both count
+            // against `max_connections`: with 1, the pool waits for its first user.
+            let warming = (max_connections > 1).then(|| {
+                let database = database.clone();
+                tokio::spawn(async move { database.warm_up(1).await })
+            });
+            if let Err(source) = options.check().await {
+                if let Some(warming) = warming {
+                    warming.abort();
+                }
+                return Err(connect_error(spec, source));
+            }
+            Ok(database)
         };
         within_connect_timeout(spec, connecting).await
     }
@@ -342,6 +355,29 @@ impl Database {
     /// The most connections the pool opens.
     pub fn max_connections(&self) -> u32 {
         dispatch!(self, pool => pool.options().get_max_connections())
+    }
+
+    /// Opens up to `count` connections of a server's pool at once and leaves them idle in it,
+    /// for work that will hold several at a time: opened when first needed, one after another,
+    /// each would cost its own round trips (and TLS handshake) on the way. Best effort: a
+    /// connection that cannot be opened now is reported by the work that needs it. SQLite's
+    /// connections are opened in-process and need no warming.
+    pub async fn warm_up(&self, count: u32) {
+        let count = count.min(self.max_connections());
+        let failed = match self {
+            Self::Sqlite(_) => return,
+            Self::Postgres(pool) => join_all((0..count).map(|_| pool.acquire()))
+                .await
+                .into_iter()
+                .find_map(Result::err),
+            Self::MySql(pool) => join_all((0..count).map(|_| pool.acquire()))
+                .await
+                .into_iter()
+                .find_map(Result::err),
+        };
+        if let Some(error) = failed {
+            tracing::debug!("could not open {count} connections ahead of time: {error}");
+        }
     }
 
     /// Runs one bookkeeping statement written with `?` placeholders; returns rows affected.

@@ -39,44 +39,82 @@ impl Database {
     pub async fn acquire(&self) -> Result<DbConnection, DbError> {
         match self {
             Self::Sqlite(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
-                let interrupted = Arc::new(AtomicBool::new(false));
-                let flag = Arc::clone(&interrupted);
-                connection
-                    .lock_handle()
-                    .await
-                    .map_err(acquire_error)?
-                    .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
-                Ok(DbConnection::Sqlite {
-                    connection,
-                    interrupted,
-                })
+                DbConnection::sqlite(pool.acquire().await.map_err(acquire_error)?).await
             }
             Self::Postgres(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
-                let backend = sqlx::query_scalar("SELECT pg_backend_pid()")
-                    .fetch_one(&mut *connection)
-                    .await
-                    .map_err(acquire_error)?;
-                Ok(DbConnection::Postgres {
-                    connection,
-                    backend,
-                    pool: pool.clone(),
-                })
+                DbConnection::postgres(pool, pool.acquire().await.map_err(acquire_error)?).await
             }
             Self::MySql(pool) => {
-                let mut connection = pool.acquire().await.map_err(acquire_error)?;
-                let id = sqlx::query_scalar("SELECT CONNECTION_ID()")
-                    .fetch_one(&mut *connection)
-                    .await
-                    .map_err(acquire_error)?;
-                Ok(DbConnection::MySql {
-                    connection,
-                    id,
-                    pool: pool.clone(),
-                })
+                DbConnection::mysql(pool, pool.acquire().await.map_err(acquire_error)?).await
             }
         }
+    }
+
+    /// An idle connection of the pool if there is one now, else `None`: never waits for a
+    /// connection to be returned or opened (see [`Database::warm_up`]).
+    pub async fn try_acquire_idle(&self) -> Result<Option<DbConnection>, DbError> {
+        Ok(match self {
+            Self::Sqlite(pool) => match pool.try_acquire() {
+                Some(connection) => Some(DbConnection::sqlite(connection).await?),
+                None => None,
+            },
+            Self::Postgres(pool) => match pool.try_acquire() {
+                Some(connection) => Some(DbConnection::postgres(pool, connection).await?),
+                None => None,
+            },
+            Self::MySql(pool) => match pool.try_acquire() {
+                Some(connection) => Some(DbConnection::mysql(pool, connection).await?),
+                None => None,
+            },
+        })
+    }
+}
+
+impl DbConnection {
+    async fn sqlite(mut connection: PoolConnection<Sqlite>) -> Result<Self, DbError> {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&interrupted);
+        connection
+            .lock_handle()
+            .await
+            .map_err(acquire_error)?
+            .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
+        Ok(Self::Sqlite {
+            connection,
+            interrupted,
+        })
+    }
+
+    /// With the backend's process id, which a cancel request names.
+    async fn postgres(
+        pool: &sqlx::PgPool,
+        mut connection: PoolConnection<Postgres>,
+    ) -> Result<Self, DbError> {
+        let backend = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(acquire_error)?;
+        Ok(Self::Postgres {
+            connection,
+            backend,
+            pool: pool.clone(),
+        })
+    }
+
+    /// With the connection's id, which `KILL QUERY` names.
+    async fn mysql(
+        pool: &sqlx::MySqlPool,
+        mut connection: PoolConnection<MySql>,
+    ) -> Result<Self, DbError> {
+        let id = sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(acquire_error)?;
+        Ok(Self::MySql {
+            connection,
+            id,
+            pool: pool.clone(),
+        })
     }
 }
 

@@ -315,15 +315,17 @@ impl Progress {
 
 /// The most connections one step holds at once on each connection: a transform reads its
 /// key ranges on a connection each and writes them on a connection each, besides the one that
-/// runs the swap.
+/// runs the swap; verifying and building indexes take more
+/// ([`crate::transform::connections_wanted`]).
 fn step_connection_needs(pipeline: &Pipeline) -> HashMap<crate::pipeline::ConnectionName, u32> {
     let mut needs: HashMap<crate::pipeline::ConnectionName, u32> = HashMap::new();
     for step in pipeline.steps.values() {
         let mut step_needs: HashMap<&crate::pipeline::ConnectionName, u32> = HashMap::new();
         match &step.action {
             crate::pipeline::StepAction::Transform(transform) => {
-                *step_needs.entry(&transform.from.connection).or_default() += transform.parallel;
-                *step_needs.entry(&transform.to.connection).or_default() += transform.parallel + 1;
+                let (source, target) = crate::transform::connections_wanted(transform);
+                *step_needs.entry(&transform.from.connection).or_default() += source;
+                *step_needs.entry(&transform.to.connection).or_default() += target;
             }
             // A reconciliation reads both tables on connections of their own, next to the
             // checks' connection; `same_as` counts the other table on one of its own.

@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::pipeline::TransformSpec;
 use crate::steps::{StepContext, StepError, StepOutput};
-use crate::transform::{CopyContext, TableReport, TransformError, copy_table, plan_tables};
+use crate::transform::{
+    CopyContext, TableReport, TransformError, connections_wanted, copy_table, plan_tables,
+};
 
 /// A digest of what a copy's rows depend on (not of its batch size or parallelism): a
 /// checkpoint made by another definition cannot be resumed.
@@ -77,12 +79,21 @@ pub async fn run_transform(
             details: (!reports.is_empty()).then(|| details(reports)),
         },
     };
-    let plans = {
+    let planning = async {
         let mut connection = source.acquire().await.map_err(StepError::Database)?;
         plan_tables(&mut connection, spec, target.driver())
             .await
-            .map_err(|error| failed(error, &[]))?
+            .map_err(|error| failed(error, &[]))
     };
+    // The connections a copy holds at once are opened while the step plans, not one by one
+    // as the copy reaches for them.
+    let (source_wanted, target_wanted) = connections_wanted(spec);
+    let (plans, (), ()) = tokio::join!(
+        planning,
+        source.warm_up(source_wanted),
+        target.warm_up(target_wanted)
+    );
+    let plans = plans?;
     let fingerprint = checkpoint_fingerprint(spec);
     let copy = CopyContext {
         spec,

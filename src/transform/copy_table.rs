@@ -27,7 +27,7 @@ use crate::transform::row_writer::{
     CopyStream, WriteTarget, encode_copy_text, mysql_packet_limit, write_rows,
 };
 use crate::transform::table_ddl::{
-    STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
+    INDEX_BUILDERS, STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
     create_index_sql, create_table_sql, drop_table, free_backup_name, prune_backups, replace_rows,
     swap_in,
 };
@@ -215,6 +215,19 @@ async fn join_reader(
     }
 }
 
+/// The connections a copy of one table holds at once, on the source and on the target: a
+/// reader and a writer per key range; besides, in the staging modes, the verification's reader
+/// and a second index builder while the first builds on the writer's connection.
+pub fn connections_wanted(spec: &TransformSpec) -> (u32, u32) {
+    let ranges = spec.parallel.max(1);
+    let finishing = if spec.to.mode.uses_staging() {
+        1 + u32::from(spec.verify) + (INDEX_BUILDERS - 1)
+    } else {
+        1 + u32::from(spec.verify)
+    };
+    (ranges, (ranges + u32::from(ranges > 1)).max(finishing))
+}
+
 /// Copies one table as its mode says.
 pub async fn copy_table(
     context: &CopyContext<'_>,
@@ -306,19 +319,38 @@ async fn copy_through_staging(
             return Err(error);
         }
     };
-    // The indexes are built while the verification reads the table on another connection.
+    // The indexes are built while the verification reads the table on another connection,
+    // taken first: index builds beside the first use only the connections left idle.
     let staged = existing_table(target, &staging).await?;
     let columns = target_columns(context, plan, &staging, &staged)?;
+    let reader = if context.spec.verify {
+        Some(context.target.acquire().await)
+    } else {
+        None
+    };
     let building = async {
         if keep_table {
             return Ok(());
         }
-        build_indexes(target, &staging, &plan.target, &definition, cancel).await?;
+        build_indexes(
+            target,
+            context.target,
+            &staging,
+            &plan.target,
+            &definition,
+            cancel,
+        )
+        .await?;
         attach_primary_key(target, &staging, &plan.target, &definition, cancel).await
     };
     let verifying = async {
-        let mut reader = context.target.acquire().await?;
-        verify_table(context, plan, &mut reader, &staging, &columns, checksum).await
+        match reader {
+            Some(Ok(mut reader)) => {
+                verify_table(context, plan, &mut reader, &staging, &columns, checksum).await
+            }
+            Some(Err(error)) => Err(error.into()),
+            None => Ok(()),
+        }
     };
     let (built, verified) = tokio::join!(building, verifying);
     tracing::debug!(table = %plan.target, elapsed_ms = phase.elapsed().as_millis(), "indexes built and verified");

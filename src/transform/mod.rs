@@ -17,7 +17,7 @@ mod transform_error;
 pub use checkpoint::CHECKPOINT_TABLE;
 pub(crate) use coerce::shorten;
 pub use coerce::{Lossy, coerce};
-pub use copy_table::{CopyContext, TableReport, copy_table};
+pub use copy_table::{CopyContext, TableReport, connections_wanted, copy_table};
 pub use restore::{RestoreError, Restored, restore_backup};
 pub use row_converter::LossyCount;
 pub use row_writer::encode_copy_text;

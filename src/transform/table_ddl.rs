@@ -1,10 +1,13 @@
 //! The statements that make, swap and back up tables, per engine. A swap is atomic: a
 //! transaction of renames on PostgreSQL and SQLite, one `RENAME TABLE` on MySQL.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::{IndexSpec, list_tables, read_table, split_name};
-use crate::db::{DbConnection, DbError, quote_identifier};
+use crate::db::{Database, DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
 use crate::transform::table_names::{backup_table, backup_time, derived_name, in_schema_of};
 
@@ -117,8 +120,14 @@ pub(crate) fn create_index_sql(
 /// than indexes maintained row by row. Readers of the table are not blocked meanwhile (the
 /// verification reads it at the same time); [`attach_primary_key`] then makes the key's index
 /// the primary key.
+///
+/// PostgreSQL builds up to [`INDEX_BUILDERS`] indexes at once: `connection` and the idle
+/// connections `database`'s pool has now (never waiting for one). `CREATE INDEX` takes a
+/// `SHARE` lock, which other builds share, and each build sorts on a core of its own. MySQL
+/// adds them all in one `ALTER TABLE`, which builds them in one pass over the rows.
 pub(crate) async fn build_indexes(
     connection: &mut DbConnection,
+    database: &Database,
     staging: &str,
     target: &str,
     definition: &TableDefinition,
@@ -127,6 +136,7 @@ pub(crate) async fn build_indexes(
     let driver = connection.driver();
     match driver {
         Driver::Postgres => {
+            let mut statements = Vec::with_capacity(definition.indexes.len() + 1);
             if !definition.primary_key.is_empty() {
                 let key = IndexSpec {
                     name: String::new(),
@@ -134,16 +144,34 @@ pub(crate) async fn build_indexes(
                     columns: definition.primary_key.clone(),
                 };
                 let name = derived_name(&primary_key_name(target), STAGING_INDEX_SUFFIX);
-                connection
-                    .run(&create_index_sql(driver, staging, &name, &key), cancel)
-                    .await?;
+                statements.push(create_index_sql(driver, staging, &name, &key));
             }
             for index in &definition.indexes {
                 let name = derived_name(&index.name, STAGING_INDEX_SUFFIX);
-                connection
-                    .run(&create_index_sql(driver, staging, &name, index), cancel)
-                    .await?;
+                statements.push(create_index_sql(driver, staging, &name, index));
             }
+            let mut helpers = Vec::new();
+            while helpers.len() + 1 < statements.len().min(INDEX_BUILDERS as usize) {
+                match database.try_acquire_idle().await? {
+                    Some(helper) => helpers.push(helper),
+                    None => break,
+                }
+            }
+            tracing::debug!(
+                table = staging,
+                indexes = statements.len(),
+                builders = helpers.len() + 1,
+                "building indexes"
+            );
+            let next = AtomicUsize::new(0);
+            let results = join_all(
+                std::iter::once(connection)
+                    .chain(helpers.iter_mut())
+                    .map(|builder| run_queue(builder, &statements, &next, cancel)),
+            )
+            .await;
+            // Every build has ended (none is dropped halfway): the first failure is the error.
+            results.into_iter().collect::<Result<(), DbError>>()?;
         }
         Driver::MySql if !definition.indexes.is_empty() => {
             let additions = definition
@@ -170,6 +198,23 @@ pub(crate) async fn build_indexes(
                 .await?;
         }
         Driver::MySql | Driver::Sqlite => {}
+    }
+    Ok(())
+}
+
+/// Index builds a PostgreSQL staging table runs at once.
+pub(crate) const INDEX_BUILDERS: u32 = 2;
+
+/// Runs the statements of a shared queue on `connection`, taking the next one not yet taken,
+/// until none is left or one fails.
+async fn run_queue(
+    connection: &mut DbConnection,
+    statements: &[String],
+    next: &AtomicUsize,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    while let Some(statement) = statements.get(next.fetch_add(1, Ordering::Relaxed)) {
+        connection.run(statement, cancel).await?;
     }
     Ok(())
 }

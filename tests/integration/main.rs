@@ -5,6 +5,7 @@
 
 mod bench_steps;
 mod common;
+mod connections;
 mod html_report;
 mod logging;
 mod manifest_errors;

@@ -364,16 +364,35 @@ impl TestDatabase {
         self.strings(sql).into_iter().flatten().collect()
     }
 
-    /// The row count and checksum of `table` as pipewright computes them (the same rows give
-    /// the same checksum on every engine).
-    pub fn checksum(&self, table: &str) -> (u64, String) {
+    /// A connection to this database as a manifest would declare it, for pipewright's own
+    /// pools.
+    pub fn connection_spec(&self) -> pipewright::pipeline::ConnectionSpec {
         use pipewright::pipeline::{ConnectionSpec, Driver};
         let driver = match self.engine {
             Engine::Sqlite => Driver::Sqlite,
             Engine::Postgres => Driver::Postgres,
             Engine::MySql => Driver::MySql,
         };
-        let spec = ConnectionSpec::new("test", driver, self.url.clone());
+        ConnectionSpec::new("test", driver, self.url.clone())
+    }
+
+    /// The sessions connected to this database, besides the one asking.
+    pub fn sessions(&self) -> i64 {
+        self.count(match self.engine {
+            Engine::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            }
+            Engine::MySql => {
+                "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+            }
+            Engine::Sqlite => panic!("SQLite has no sessions to count"),
+        })
+    }
+
+    /// The row count and checksum of `table` as pipewright computes them (the same rows give
+    /// the same checksum on every engine).
+    pub fn checksum(&self, table: &str) -> (u64, String) {
+        let spec = self.connection_spec();
         runtime().block_on(async move {
             let database = pipewright::db::Database::connect(&spec, 1).await.unwrap();
             let mut connection = database.acquire().await.unwrap();

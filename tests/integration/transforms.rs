@@ -860,6 +860,51 @@ fn sqlite_partial_indexes_are_not_copied() {
     assert_eq!(target.count("SELECT COUNT(*) FROM tickets"), 3);
 }
 
+/// PostgreSQL builds a new table's indexes two at a time, on the staging table's connection
+/// and an idle one of the pool, while the verification reads the rows on a third; a queue
+/// hands each index to one builder.
+#[test]
+fn postgres_builds_indexes_two_at_a_time_each_once() {
+    let Some(source) = TestDatabase::create(Engine::MySql, "index_builders") else {
+        return;
+    };
+    let Some(target) = TestDatabase::create(Engine::Postgres, "index_builders") else {
+        return;
+    };
+    source.execute("CREATE TABLE bars (id BIGINT PRIMARY KEY, symbol VARCHAR(16) NOT NULL, day DATE NOT NULL, price DECIMAL(12, 4), volume BIGINT, UNIQUE KEY bars_symbol_day (symbol, day), KEY bars_day (day), KEY bars_price (price))");
+    source.execute("INSERT INTO bars SELECT seq, CONCAT('S', seq % 50), DATE_ADD('2020-01-01', INTERVAL seq DIV 50 DAY), seq * 1.5, seq * 100 FROM seq_1_to_5000");
+    let outcome = Pipewright::new()
+        .manifest(&manifest(
+            &source,
+            &target,
+            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"bars\" }\nto = { connection = \"target\", mode = \"create\" }\n",
+        ))
+        .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run();
+    outcome.assert_code(0);
+    assert!(
+        outcome.stderr.contains("indexes=4 builders=2"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        target.strings(
+            "SELECT CAST(indexname AS TEXT) || CASE WHEN indexdef LIKE 'CREATE UNIQUE%' THEN ' unique' ELSE '' END FROM pg_indexes WHERE tablename = 'bars' ORDER BY 1"
+        ),
+        ["bars_day", "bars_pkey unique", "bars_price", "bars_symbol_day unique"]
+            .map(|name| Some(name.to_owned()))
+    );
+    assert_eq!(
+        target.count(
+            "SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'bars'::regclass AND contype = 'p'"
+        ),
+        1
+    );
+    assert_eq!(target.checksum("bars"), source.checksum("bars"));
+    assert_eq!(table_report(&outcome)["verification"], "passed");
+}
+
 same_database_test!(a_key_that_may_be_null_is_copied_in_one_commit, |database| {
     database.numbers_table("numbers", 100);
     database.execute("CREATE TABLE bucketed (id BIGINT PRIMARY KEY, bucket INTEGER)");
