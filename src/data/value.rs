@@ -87,6 +87,27 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Self::Null)
     }
+
+    /// What kind of value this is, for messages (never the value itself).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Null => "NULL",
+            Self::Bool(_) => "boolean",
+            Self::Int(_) => "integer",
+            Self::UInt(_) => "unsigned integer",
+            Self::Decimal(_) => "decimal",
+            Self::Float(_) => "float",
+            Self::Text(_) => "text",
+            Self::Bytes(_) => "binary",
+            Self::Date(_) => "date",
+            Self::Time(_) => "time",
+            Self::Timestamp(_) => "timestamp",
+            Self::TimestampTz(_) => "timestamp with time zone",
+            Self::Json(_) => "JSON",
+            Self::Uuid(_) => "UUID",
+            Self::Invalid { .. } => "invalid",
+        }
+    }
 }
 
 /// `YYYY-MM-DD`, with a sign before years outside 0 to 9999 (as ISO 8601 writes them).

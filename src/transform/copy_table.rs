@@ -22,10 +22,9 @@ use crate::steps::StepContext;
 use crate::store::{CheckRecord, MetricRecord, StoreRecord, store_sink};
 use crate::transform::TransformError;
 use crate::transform::checkpoint::{self, Checkpoint, CheckpointScope};
+use crate::transform::copy_binary::CopyFormat;
 use crate::transform::row_converter::{LossyCount, RowConverter};
-use crate::transform::row_writer::{
-    CopyStream, WriteTarget, encode_copy_text, mysql_packet_limit, write_rows,
-};
+use crate::transform::row_writer::{CopyStream, WriteTarget, mysql_packet_limit, write_rows};
 use crate::transform::table_ddl::{
     INDEX_BUILDERS, STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
     create_index_sql, create_table_sql, drop_table, free_backup_name, prune_backups, replace_rows,
@@ -466,6 +465,10 @@ async fn load_staging(
         upsert_key: None,
         mysql_packet_limit: packet_limit,
     };
+    let format = (driver == Driver::Postgres).then(|| CopyFormat::for_columns(&columns));
+    if let Some(format) = &format {
+        tracing::debug!(table = staging, format = format.name(), "loading with COPY");
+    }
     let base = source_query(context.source.driver(), plan);
     // SQLite takes one writer at a time: ranges would only wait for each other.
     let parallel = if driver == Driver::Sqlite {
@@ -480,8 +483,12 @@ async fn load_staging(
     };
     let done = Arc::new(AtomicU64::new(0));
     if ranges.len() == 1 {
-        let (checksum, converter) =
-            load_range(context, plan, target, &write, converter, base, &done).await?;
+        let range = Range {
+            query: base,
+            converter,
+            format,
+        };
+        let (checksum, converter) = load_range(context, plan, target, &write, range, &done).await?;
         return Ok((checksum, converter.lossy_counts(), 1));
     }
     let key_column = plan.key_columns().remove(0);
@@ -489,19 +496,19 @@ async fn load_staging(
     for _ in &ranges {
         connections.push(context.target.acquire().await?);
     }
-    let work =
-        ranges
-            .iter()
-            .zip(connections.iter_mut())
-            .map(|((low, high), connection)| {
-                let query = base.clone().in_range(&key_column, *low, *high);
-                let converter = converter.clone();
-                let write = write.clone();
-                let done = Arc::clone(&done);
-                async move {
-                    load_range(context, plan, connection, &write, converter, query, &done).await
-                }
-            });
+    let work = ranges
+        .iter()
+        .zip(connections.iter_mut())
+        .map(|((low, high), connection)| {
+            let range = Range {
+                query: base.clone().in_range(&key_column, *low, *high),
+                converter: converter.clone(),
+                format: format.clone(),
+            };
+            let write = write.clone();
+            let done = Arc::clone(&done);
+            async move { load_range(context, plan, connection, &write, range, &done).await }
+        });
     let results = try_join_all(work).await?;
     let mut total = TableChecksum::default();
     let mut merged = converter;
@@ -613,13 +620,14 @@ enum ReadyBatch {
 type Converted = Option<(TableChecksum, RowConverter)>;
 
 /// Converts batches as they arrive, on a thread of its own (it is the CPU-bound stage):
-/// checksums them and, for PostgreSQL, encodes them for `COPY`.
+/// checksums them and, for PostgreSQL, encodes them for `COPY` in `format`.
 fn convert_batches(
     mut batches: mpsc::Receiver<Vec<Row>>,
     ready: &mpsc::Sender<ReadyBatch>,
     mut converter: RowConverter,
     verify: bool,
-    encode: bool,
+    mut format: Option<CopyFormat>,
+    table: &str,
 ) -> Result<Converted, TransformError> {
     let mut checksum = TableChecksum::default();
     let mut number = 0_u64;
@@ -635,13 +643,16 @@ fn convert_batches(
             }
             rows.push(target_row);
         }
-        let batch = if encode {
-            ReadyBatch::Copy {
-                data: encode_copy_text(&rows),
+        let batch = match &mut format {
+            Some(format) => ReadyBatch::Copy {
+                data: format.encode(&rows).map_err(|error| {
+                    TransformError::Internal(format!(
+                        "a row for `{table}` could not be encoded for COPY: {error}"
+                    ))
+                })?,
                 rows: rows.len(),
-            }
-        } else {
-            ReadyBatch::Rows(rows)
+            },
+            None => ReadyBatch::Rows(rows),
         };
         if ready.blocking_send(batch).is_err() {
             return Ok(None);
@@ -682,6 +693,14 @@ impl Stages<'_> {
     }
 }
 
+/// One range of a staging load (or the whole source): what it reads, and how its rows are
+/// converted and, for PostgreSQL, encoded for `COPY`.
+struct Range {
+    query: SourceQuery,
+    converter: RowConverter,
+    format: Option<CopyFormat>,
+}
+
 /// Reads one range (or the whole source) and writes it into the staging table: three stages
 /// at once (read, convert, write) with two batches between each. PostgreSQL takes the whole
 /// range in one `COPY`; MySQL commits per batch, SQLite once (nobody else reads a staging
@@ -691,24 +710,25 @@ async fn load_range(
     plan: &TablePlan,
     connection: &mut DbConnection,
     write: &WriteTarget<'_>,
-    converter: RowConverter,
-    query: SourceQuery,
+    range: Range,
     done: &AtomicU64,
 ) -> Result<(TableChecksum, RowConverter), TransformError> {
+    let Range {
+        query,
+        converter,
+        format,
+    } = range;
     let cancel = context.cancel();
-    let driver = connection.driver();
     let batch_size = usize::try_from(context.spec.batch_size).unwrap_or(usize::MAX);
     let (batches, reader) = spawn_reader(context.source, query, batch_size, cancel);
     let (ready_sender, mut ready) = mpsc::channel::<ReadyBatch>(CHANNEL_BATCHES);
     let verify = context.spec.verify;
+    let copy = format
+        .as_ref()
+        .map(|format| (format.options(), format.header(), format.trailer()));
+    let table = write.table.to_owned();
     let converting = tokio::task::spawn_blocking(move || {
-        convert_batches(
-            batches,
-            &ready_sender,
-            converter,
-            verify,
-            driver == Driver::Postgres,
-        )
+        convert_batches(batches, &ready_sender, converter, verify, format, &table)
     });
     let stages = Stages {
         plan,
@@ -721,8 +741,11 @@ async fn load_range(
             .step
             .part_progress(&plan.label, total, plan.row_estimate, "rows");
     };
-    let result = if driver == Driver::Postgres {
-        write_copy_stream(connection, write, &mut ready, stages, cancel, &progress).await
+    let result = if let Some(copy) = copy {
+        write_copy_stream(
+            connection, write, copy, &mut ready, stages, cancel, &progress,
+        )
+        .await
     } else {
         write_row_batches(connection, write, &mut ready, stages, cancel, &progress).await
     };
@@ -747,13 +770,17 @@ async fn next_ready(
 async fn write_copy_stream(
     connection: &mut DbConnection,
     write: &WriteTarget<'_>,
+    (options, header, trailer): (&str, &[u8], &[u8]),
     ready: &mut mpsc::Receiver<ReadyBatch>,
     stages: Stages<'_>,
     cancel: &CancellationToken,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(TableChecksum, RowConverter), TransformError> {
-    let mut copy = CopyStream::begin(connection, write.table, write.columns).await?;
+    let mut copy = CopyStream::begin(connection, write.table, write.columns, options).await?;
     let sent = async {
+        if !header.is_empty() {
+            copy.send(header.to_vec()).await?;
+        }
         while let Some(batch) = next_ready(ready, cancel).await? {
             if let ReadyBatch::Copy { data, rows } = batch {
                 copy.send(data).await?;
@@ -766,6 +793,9 @@ async fn write_copy_stream(
     ready.close();
     match stages.finish(sent).await {
         Ok(converted) => {
+            if !trailer.is_empty() {
+                copy.send(trailer.to_vec()).await?;
+            }
             copy.finish().await?;
             Ok(converted)
         }

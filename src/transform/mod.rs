@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod coerce;
+mod copy_binary;
 mod copy_table;
 mod restore;
 mod row_converter;

@@ -243,7 +243,7 @@ async fn copy_into(
     columns: &[String],
     rows: &[Row],
 ) -> Result<u64, DbError> {
-    let statement = copy_statement(table, columns);
+    let statement = copy_statement(table, columns, "");
     let data = encode_copy_text(rows);
     let mut copy = connection
         .copy_in_raw(&statement)
@@ -265,10 +265,12 @@ pub(crate) struct CopyStream<'c> {
 }
 
 impl<'c> CopyStream<'c> {
+    /// Starts `COPY table (columns) FROM STDIN` followed by `options` (the format).
     pub(crate) async fn begin(
         connection: &'c mut DbConnection,
         table: &str,
         columns: &[String],
+        options: &str,
     ) -> Result<Self, DbError> {
         let DbConnection::Postgres { connection, .. } = connection else {
             return Err(DbError::Query {
@@ -277,7 +279,7 @@ impl<'c> CopyStream<'c> {
             });
         };
         let copy = connection
-            .copy_in_raw(&copy_statement(table, columns))
+            .copy_in_raw(&copy_statement(table, columns, options))
             .await
             .map_err(|source| write_error(table, source))?;
         Ok(Self {
@@ -315,10 +317,10 @@ impl std::fmt::Debug for CopyStream<'_> {
     }
 }
 
-fn copy_statement(table: &str, columns: &[String]) -> String {
+fn copy_statement(table: &str, columns: &[String], options: &str) -> String {
     let quote = |name: &str| quote_identifier(Driver::Postgres, name);
     format!(
-        "COPY {} ({}) FROM STDIN",
+        "COPY {} ({}) FROM STDIN{options}",
         quote(table),
         columns
             .iter()

@@ -538,7 +538,7 @@ batch_size = 500
 /// is running, on MariaDB the staging table has committed batches.
 fn loading(target: &TestDatabase) -> bool {
     match target.engine {
-        Engine::Postgres => running(target, "COPY %FROM STDIN"),
+        Engine::Postgres => running(target, "COPY %FROM STDIN%"),
         _ => {
             target
                 .try_count(
