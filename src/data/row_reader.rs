@@ -496,6 +496,11 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
             row.try_get_unchecked::<Option<String>, _>(index)
                 .map_err(error)
         };
+        // Parsed, not kept: borrowed from the row, no allocation.
+        let borrowed = || {
+            row.try_get_unchecked::<Option<&str>, _>(index)
+                .map_err(error)
+        };
         let value = match &column.logical {
             // `tinyint(1)` holds -128 to 127: the target's type decides whether it is a
             // boolean, and a 2 is not silently `true`.
@@ -525,15 +530,17 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
                 .try_get_unchecked::<Option<Vec<u8>>, _>(index)
                 .map_err(error)?
                 .map(Value::Bytes),
-            LogicalType::Date => text()?.map(|text| parse_date(&text)),
-            LogicalType::Time { .. } => text()?.map(|text| parse_time(&text)),
-            LogicalType::Timestamp { .. } => text()?.map(|text| parse_timestamp(&text)),
+            LogicalType::Date => borrowed()?.map(parse_date),
+            LogicalType::Time { .. } => borrowed()?.map(parse_time),
+            LogicalType::Timestamp { .. } => borrowed()?.map(parse_timestamp),
             // MySQL returns a TIMESTAMP in the session's zone, which pipewright sets to UTC.
-            LogicalType::TimestampTz { .. } => text()?.map(|text| match parse_timestamp(&text) {
-                Value::Timestamp(timestamp) => Value::TimestampTz(timestamp.and_utc()),
-                other => other,
-            }),
-            LogicalType::Json => text()?.map(|text| parse_json(&text)),
+            LogicalType::TimestampTz { .. } => {
+                borrowed()?.map(|text| match parse_timestamp(text) {
+                    Value::Timestamp(timestamp) => Value::TimestampTz(timestamp.and_utc()),
+                    other => other,
+                })
+            }
+            LogicalType::Json => borrowed()?.map(parse_json),
         };
         values.push(value.unwrap_or(Value::Null));
     }

@@ -284,7 +284,7 @@ fn write_numeric(out: &mut Vec<u8>, digits: &mut Vec<i16>, text: &str) -> Result
     if (integer.is_empty() && fraction.is_empty()) || !plain(integer) || !plain(fraction) {
         return Err(format!("`{text}` is not a plain decimal"));
     }
-    let integer = integer.trim_start_matches('0');
+    let integer = &integer[integer.bytes().take_while(|byte| *byte == b'0').count()..];
     let scale =
         i16::try_from(fraction.len()).map_err(|_| format!("`{text}` has too many decimals"))?;
     // Groups of four digits, aligned on the decimal point.
