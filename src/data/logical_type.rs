@@ -176,6 +176,13 @@ impl LogicalType {
     }
 
     fn parse_postgres(lower: &str, base: &str, length: Option<u32>, numbers: &[u32]) -> Self {
+        // An array (`character varying(16)[]`) is not its element: read and written as its
+        // text (`{a,b}`), like every type pipewright does not know.
+        if lower.ends_with(']') {
+            return Self::Other {
+                name: lower.to_owned(),
+            };
+        }
         match base {
             "boolean" | "bool" => Self::Bool,
             "smallint" | "int2" | "smallserial" => Self::Int { bytes: 2 },
@@ -572,6 +579,20 @@ mod tests {
                 "interval",
                 LogicalType::Other {
                     name: "interval".into(),
+                },
+            ),
+            (
+                Driver::Postgres,
+                "character varying(16)[]",
+                LogicalType::Other {
+                    name: "character varying(16)[]".into(),
+                },
+            ),
+            (
+                Driver::Postgres,
+                "numeric(12,4)[]",
+                LogicalType::Other {
+                    name: "numeric(12,4)[]".into(),
                 },
             ),
             (

@@ -40,6 +40,11 @@ impl Field {
     /// The binary form of a PostgreSQL column, if this module writes it.
     fn of(column: &Column) -> Option<Self> {
         let declared = column.declared.to_ascii_lowercase();
+        // An array's binary form is an array's, not its element's (the catalog reads arrays
+        // as `Other`; this holds whatever logical type a column is given).
+        if declared.contains('[') {
+            return None;
+        }
         let base = declared.split('(').next().unwrap_or_default().trim();
         Some(match (&column.logical, base) {
             (LogicalType::Bool, _) => Self::Bool,
@@ -445,5 +450,12 @@ mod tests {
         assert_eq!(CopyFormat::for_columns(&with_json).options(), "");
         let citext = [column(LogicalType::Text { max_length: None }, "citext")];
         assert_eq!(CopyFormat::for_columns(&citext).options(), "");
+        let array = [column(
+            LogicalType::Text {
+                max_length: Some(16),
+            },
+            "character varying(16)[]",
+        )];
+        assert_eq!(CopyFormat::for_columns(&array).options(), "");
     }
 }

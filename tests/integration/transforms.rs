@@ -978,6 +978,58 @@ same_database_test!(a_key_that_may_be_null_is_copied_in_one_commit, |database| {
     );
 });
 
+/// PostgreSQL arrays are copied as their text (`{a,b}`), never as their element's type: a
+/// table with one is loaded with text `COPY`, and its arrays arrive whole.
+#[test]
+fn postgres_truncate_into_an_array_column_loads_in_text() {
+    let Some(database) = TestDatabase::create(Engine::Postgres, "truncate_array") else {
+        return;
+    };
+    database.execute("CREATE TABLE source_tags (id BIGINT PRIMARY KEY, tags VARCHAR(16)[]); INSERT INTO source_tags VALUES (1, '{a,b}'), (2, NULL), (3, '{}')");
+    database.execute("CREATE TABLE tags (id BIGINT PRIMARY KEY, tags VARCHAR(16)[]); INSERT INTO tags VALUES (9, '{z}')");
+    let outcome = Pipewright::new()
+        .manifest(&manifest(
+            &database,
+            &database,
+            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"source_tags\" }\nto = { connection = \"target\", table = \"tags\", mode = \"truncate\" }\n",
+        ))
+        .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run();
+    outcome.assert_code(0);
+    assert!(
+        outcome.stderr.contains("format=\"text\""),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        database.strings("SELECT CAST(tags[2] AS TEXT) FROM tags ORDER BY id"),
+        [Some("b".to_owned()), None, None]
+    );
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM tags WHERE cardinality(tags) = 0"),
+        1
+    );
+
+    // Into a new table, the array keeps its type (the same engine takes the declared type).
+    let created = run(
+        &database,
+        &database,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"source_tags\" }\nto = { connection = \"target\", table = \"tags_copy\", mode = \"create\" }\n",
+        &[],
+    );
+    created.assert_code(0);
+    assert_eq!(table_report(&created)["verification"], "passed");
+    assert_eq!(
+        database.strings("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'tags_copy'::regclass AND attname = 'tags'"),
+        [Some("character varying(16)[]".to_owned())]
+    );
+    assert_eq!(
+        database.checksum("tags_copy"),
+        database.checksum("source_tags")
+    );
+}
+
 #[test]
 fn mysql_truncate_backups_keep_the_collation() {
     let Some(database) = TestDatabase::create(Engine::MySql, "truncate_collation") else {
