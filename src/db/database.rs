@@ -477,13 +477,7 @@ impl Database {
             }
             Self::Sqlite(pool) => {
                 let mut connection = acquire_cancellable(pool, cancel).await?;
-                let interrupted = Arc::new(AtomicBool::new(false));
-                let flag = Arc::clone(&interrupted);
-                connection
-                    .lock_handle()
-                    .await
-                    .map_err(acquire_error)?
-                    .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
+                let interrupted = interruptible(&mut connection).await?;
                 let work =
                     execute_statements::<sqlx::Sqlite>(&mut connection, statements, transaction);
                 let result = cancellable(work, cancel, async {
@@ -670,6 +664,21 @@ async fn acquire_cancellable<DB: sqlx::Database>(
         connection = pool.acquire() => connection.map_err(acquire_error),
         () = cancel.cancelled() => Err(DbError::Cancelled),
     }
+}
+
+/// Lets the statements of a SQLite connection be interrupted: once the returned flag is set,
+/// SQLite stops the running statement at its next progress check.
+pub(crate) async fn interruptible(
+    connection: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
+) -> Result<Arc<AtomicBool>, DbError> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    connection
+        .lock_handle()
+        .await
+        .map_err(acquire_error)?
+        .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
+    Ok(interrupted)
 }
 
 pub(crate) fn acquire_error(source: sqlx::Error) -> DbError {

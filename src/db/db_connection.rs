@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::database::{
     RowsAffected as _, acquire_error, bind_values, cancel_mysql, cancel_postgres, cancellable,
-    placeholders, preview,
+    interruptible, placeholders, preview,
 };
 use crate::db::{Database, DbError, SqlValue};
 use crate::pipeline::Driver;
@@ -72,13 +72,7 @@ impl Database {
 
 impl DbConnection {
     async fn sqlite(mut connection: PoolConnection<Sqlite>) -> Result<Self, DbError> {
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&interrupted);
-        connection
-            .lock_handle()
-            .await
-            .map_err(acquire_error)?
-            .set_progress_handler(1_000, move || !flag.load(Ordering::Relaxed));
+        let interrupted = interruptible(&mut connection).await?;
         Ok(Self::Sqlite {
             connection,
             interrupted,

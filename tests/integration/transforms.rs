@@ -63,6 +63,15 @@ fn run(source: &TestDatabase, target: &TestDatabase, steps: &str, extra: &[&str]
         .run()
 }
 
+/// [`run`] with the transform's debug lines on stderr (the COPY format, the index builders).
+fn run_logged(source: &TestDatabase, target: &TestDatabase, steps: &str) -> Outcome {
+    Pipewright::new()
+        .manifest(&manifest(source, target, steps))
+        .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
+        .args(["run", "pipeline.toml", "--report", "report.json"])
+        .run()
+}
+
 /// The report's entry for the first table of the first step.
 fn table_report(outcome: &Outcome) -> serde_json::Value {
     outcome.report()["steps"][0]["details"]["tables"][0].clone()
@@ -210,11 +219,7 @@ fn awkward_values_arrive_exactly_through_binary_copy() {
         };
         source.execute(&awkward_table(engine));
         source.execute("ALTER TABLE awkward DROP COLUMN doc");
-        let outcome = Pipewright::new()
-            .manifest(&manifest(&source, &target, REPLACE_AWKWARD))
-            .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
-            .args(["run", "pipeline.toml", "--report", "report.json"])
-            .run();
+        let outcome = run_logged(&source, &target, REPLACE_AWKWARD);
         outcome.assert_code(0);
         assert!(
             outcome.stderr.contains("format=\"binary\""),
@@ -925,15 +930,11 @@ fn postgres_builds_indexes_two_at_a_time_each_once() {
     };
     source.execute("CREATE TABLE bars (id BIGINT PRIMARY KEY, symbol VARCHAR(16) NOT NULL, day DATE NOT NULL, price DECIMAL(12, 4), volume BIGINT, UNIQUE KEY bars_symbol_day (symbol, day), KEY bars_day (day), KEY bars_price (price))");
     source.execute("INSERT INTO bars SELECT seq, CONCAT('S', seq % 50), DATE_ADD('2020-01-01', INTERVAL seq DIV 50 DAY), seq * 1.5, seq * 100 FROM seq_1_to_5000");
-    let outcome = Pipewright::new()
-        .manifest(&manifest(
-            &source,
-            &target,
-            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"bars\" }\nto = { connection = \"target\", mode = \"create\" }\n",
-        ))
-        .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
-        .args(["run", "pipeline.toml", "--report", "report.json"])
-        .run();
+    let outcome = run_logged(
+        &source,
+        &target,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"bars\" }\nto = { connection = \"target\", mode = \"create\" }\n",
+    );
     outcome.assert_code(0);
     assert!(
         outcome.stderr.contains("indexes=4 builders=2"),
@@ -987,15 +988,11 @@ fn postgres_truncate_into_an_array_column_loads_in_text() {
     };
     database.execute("CREATE TABLE source_tags (id BIGINT PRIMARY KEY, tags VARCHAR(16)[]); INSERT INTO source_tags VALUES (1, '{a,b}'), (2, NULL), (3, '{}')");
     database.execute("CREATE TABLE tags (id BIGINT PRIMARY KEY, tags VARCHAR(16)[]); INSERT INTO tags VALUES (9, '{z}')");
-    let outcome = Pipewright::new()
-        .manifest(&manifest(
-            &database,
-            &database,
-            "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"source_tags\" }\nto = { connection = \"target\", table = \"tags\", mode = \"truncate\" }\n",
-        ))
-        .env("PIPEWRIGHT_LOG", "pipewright::transform=debug")
-        .args(["run", "pipeline.toml", "--report", "report.json"])
-        .run();
+    let outcome = run_logged(
+        &database,
+        &database,
+        "\n[steps.copy]\nkind = \"transform\"\nfrom = { connection = \"source\", table = \"source_tags\" }\nto = { connection = \"target\", table = \"tags\", mode = \"truncate\" }\n",
+    );
     outcome.assert_code(0);
     assert!(
         outcome.stderr.contains("format=\"text\""),
