@@ -19,5 +19,5 @@ pub use row_reader::{
     spawn_reader,
 };
 pub use table_checksum::{TableChecksum, row_hash};
-pub(crate) use value::significant_digits;
+pub(crate) use value::plain_decimal;
 pub use value::{Row, Value, canonical_decimal, canonical_float};

@@ -167,7 +167,7 @@ pub(crate) fn write_canonical_decimal(text: &str, out: &mut String) {
 /// The digits of an unsigned decimal (`001.2300`) split at its point: the integer digits
 /// without leading zeros and the fraction digits without trailing zeros (`1`, `23`).
 /// Byte-wise: it runs for every decimal value a copy verifies.
-pub(crate) fn significant_digits(digits: &str) -> (&str, &str) {
+fn significant_digits(digits: &str) -> (&str, &str) {
     let (integer, fraction) = match digits.bytes().position(|byte| byte == b'.') {
         Some(point) => (&digits[..point], &digits[point + 1..]),
         None => (digits, ""),
@@ -179,6 +179,25 @@ pub(crate) fn significant_digits(digits: &str) -> (&str, &str) {
         .take_while(|byte| *byte == b'0')
         .count();
     (&integer[leading..], &fraction[..fraction.len() - trailing])
+}
+
+/// A plain decimal's sign, integer digits without leading zeros and fraction digits without
+/// trailing zeros, borrowed from `text`; `None` if it is not plain.
+pub(crate) fn plain_decimal(text: &str) -> Option<(bool, &str, &str)> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let mut points = 0;
+    let plain = digits.bytes().all(|byte| {
+        points += usize::from(byte == b'.');
+        byte.is_ascii_digit() || byte == b'.'
+    });
+    if !plain || points > 1 || digits.len() == points {
+        return None;
+    }
+    let (integer, fraction) = significant_digits(digits);
+    Some((negative, integer, fraction))
 }
 
 /// `-001.2300` → `-1.23`, `0.000` → `0`, `1e3` stays as written when it is not plain.

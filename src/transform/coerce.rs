@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
 
-use crate::data::{LogicalType, Value, canonical_decimal, canonical_float};
+use crate::data::{LogicalType, Value, canonical_decimal, canonical_float, plain_decimal};
 use crate::pipeline::Driver;
 
 /// Why a value does not fit its target column, and the nearest value that does, if any.
@@ -289,25 +289,6 @@ fn canonical_in_place(
         };
     text.truncate(keep);
     Ok(text)
-}
-
-/// A plain decimal's sign, integer digits without leading zeros and fraction digits without
-/// trailing zeros, borrowed from `text`; `None` if it is not plain.
-fn plain_decimal(text: &str) -> Option<(bool, &str, &str)> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let mut points = 0;
-    let plain = digits.bytes().all(|byte| {
-        points += usize::from(byte == b'.');
-        byte.is_ascii_digit() || byte == b'.'
-    });
-    if !plain || points > 1 || digits.len() == points {
-        return None;
-    }
-    let (integer, fraction) = crate::data::significant_digits(digits);
-    Some((negative, integer, fraction))
 }
 
 fn to_integer(value: &Value, min: i128, max: i128, target: &LogicalType) -> Result<i128, Lossy> {

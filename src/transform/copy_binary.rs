@@ -9,7 +9,7 @@
 
 use chrono::{NaiveDate, NaiveTime, Timelike};
 
-use crate::data::{Column, LogicalType, Row, Value};
+use crate::data::{Column, LogicalType, Row, Value, plain_decimal};
 
 /// The 11-byte signature, the flags (no OIDs) and the length of the header extension (none).
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -277,21 +277,16 @@ fn write_numeric(out: &mut Vec<u8>, digits: &mut Vec<i16>, text: &str) -> Result
         }
         return Ok(());
     }
-    let (negative, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (integer, fraction) = match unsigned.bytes().position(|byte| byte == b'.') {
-        Some(point) => (&unsigned[..point], &unsigned[point + 1..]),
-        None => (unsigned, ""),
-    };
-    let plain = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-    if (integer.is_empty() && fraction.is_empty()) || !plain(integer) || !plain(fraction) {
+    let Some((negative, integer, fraction)) = plain_decimal(text) else {
         return Err(format!("`{text}` is not a plain decimal"));
-    }
-    let integer = &integer[integer.bytes().take_while(|byte| *byte == b'0').count()..];
-    let scale =
-        i16::try_from(fraction.len()).map_err(|_| format!("`{text}` has too many decimals"))?;
+    };
+    // The scale as written (`1.50` has 2): the fraction's trailing zeros are not digits sent,
+    // but an unconstrained `numeric` keeps the scale it is given, as it does from text.
+    let written = text
+        .bytes()
+        .position(|byte| byte == b'.')
+        .map_or(0, |point| text.len() - point - 1);
+    let scale = i16::try_from(written).map_err(|_| format!("`{text}` has too many decimals"))?;
     // Groups of four digits, aligned on the decimal point.
     digits.clear();
     let lead = integer.len() % 4;

@@ -8,30 +8,44 @@ use pipewright::db::Database;
 use crate::common::wait_for;
 use crate::servers::{Engine, TestDatabase};
 
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// A fresh database on `engine`, a runtime whose threads drive the pool's background work,
+/// and a pool of at most `max_connections` on the database; `None` when the server is absent
+/// and not required.
+fn pool_on(
+    engine: Engine,
+    test: &str,
+    max_connections: u32,
+) -> Option<(TestDatabase, tokio::runtime::Runtime, Database)> {
+    let database = TestDatabase::create(engine, test)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
+        .unwrap();
+    let pool = runtime
+        .block_on(Database::connect(
+            &database.connection_spec(),
+            max_connections,
+        ))
+        .unwrap();
+    Some((database, runtime, pool))
 }
 
 #[test]
 fn a_pool_opens_its_first_connection_while_the_server_is_checked() {
     for engine in [Engine::Postgres, Engine::MySql] {
-        let Some(database) = TestDatabase::create(engine, "pool_first_connection") else {
+        let Some((database, runtime, pool)) = pool_on(engine, "pool_first_connection", 3) else {
             continue;
         };
-        let runtime = multi_thread();
-        let spec = database.connection_spec();
-        let pool = runtime.block_on(Database::connect(&spec, 3)).unwrap();
         // The check's connection is closed; the pool's first one stays, idle.
         wait_for("the pool's first connection", || database.sessions() == 1);
         runtime.block_on(pool.close());
         wait_for("the pool to close", || database.sessions() == 0);
 
         // With one connection allowed, the pool waits for its first user.
-        let single = runtime.block_on(Database::connect(&spec, 1)).unwrap();
+        let single = runtime
+            .block_on(Database::connect(&database.connection_spec(), 1))
+            .unwrap();
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(database.sessions(), 0, "{}", engine.name());
         runtime.block_on(single.close());
@@ -41,13 +55,9 @@ fn a_pool_opens_its_first_connection_while_the_server_is_checked() {
 #[test]
 fn connections_warmed_up_together_are_taken_without_waiting() {
     for engine in [Engine::Postgres, Engine::MySql] {
-        let Some(database) = TestDatabase::create(engine, "pool_warm_up") else {
+        let Some((database, runtime, pool)) = pool_on(engine, "pool_warm_up", 3) else {
             continue;
         };
-        let runtime = multi_thread();
-        let pool = runtime
-            .block_on(Database::connect(&database.connection_spec(), 3))
-            .unwrap();
         // More than the pool holds: it opens its three.
         runtime.block_on(pool.warm_up(5));
         assert_eq!(database.sessions(), 3, "{}", engine.name());
