@@ -19,17 +19,17 @@ fn bars() -> Vec<Row> {
             let price = 10.0 + f64::from(index % 1_000) * 0.0137;
             vec![
                 Value::Int(i64::from(index) + 1),
-                Value::Text(format!("{:06}", 600_000 + index % 2_000)),
+                Value::Text(format!("{:06}", 600_000 + index % 2_000).into()),
                 Value::Date(start + chrono::Days::new(u64::from(index / 2_000))),
-                Value::Decimal(format!("{price:.4}")),
-                Value::Decimal(format!("{:.4}", price * 1.01)),
-                Value::Decimal(format!("{:.4}", price * 0.99)),
-                Value::Decimal(format!("{:.4}", price * 1.002)),
+                Value::Decimal(format!("{price:.4}").into()),
+                Value::Decimal(format!("{:.4}", price * 1.01).into()),
+                Value::Decimal(format!("{:.4}", price * 0.99).into()),
+                Value::Decimal(format!("{:.4}", price * 1.002).into()),
                 Value::Int(100_000 + i64::from(index % 7_919)),
                 if index % 1_000 == 0 {
                     Value::Null
                 } else {
-                    Value::Decimal(format!("{:.4}", price * 100_000.0))
+                    Value::Decimal(format!("{:.4}", price * 100_000.0).into())
                 },
             ]
         })

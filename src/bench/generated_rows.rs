@@ -42,12 +42,12 @@ pub fn generated_value(column_type: &LogicalType, row: u64, key: bool) -> Option
                 spread % power_of_ten(integer_digits)
             };
             if scale == 0 {
-                Value::Decimal(integer.to_string())
+                Value::Decimal(integer.to_string().into())
             } else {
                 let fraction = row.wrapping_mul(31) % power_of_ten(scale);
                 let width = scale.min(9) as usize;
                 let zeros = "0".repeat(scale.saturating_sub(9) as usize);
-                Value::Decimal(format!("{integer}.{fraction:0width$}{zeros}"))
+                Value::Decimal(format!("{integer}.{fraction:0width$}{zeros}").into())
             }
         }
         // Quarters are exact in binary: what is written is what is read back.
@@ -83,7 +83,7 @@ pub fn generated_value(column_type: &LogicalType, row: u64, key: bool) -> Option
                 return None;
             }
             let position = usize::try_from(row % values.len() as u64).unwrap_or(0);
-            Value::Text(values[position].clone())
+            Value::Text(values[position].as_str().into())
         }
         LogicalType::Other { .. } => return None,
     })
@@ -134,7 +134,7 @@ mod tests {
         };
         assert_eq!(
             generated_value(&text, 5, false),
-            Some(Value::Text("S00".to_owned()))
+            Some(Value::Text("S00".into()))
         );
         assert_eq!(
             generated_value(

@@ -456,7 +456,7 @@ mod tests {
         agrees(
             LogicalType::Text { max_length: None },
             "",
-            Value::Text(String::new()),
+            Value::Text("".into()),
         );
     }
 
@@ -482,7 +482,7 @@ mod tests {
         let mut expected = TableChecksum::default();
         expected.add(&[Value::Int(1), Value::Text("a\tb".into())]);
         expected.add(&[Value::Int(2), Value::Null]);
-        expected.add(&[Value::Int(3), Value::Text(String::new())]);
+        expected.add(&[Value::Int(3), Value::Text("".into())]);
         assert_eq!(whole.finish().checksum, expected);
         assert_eq!(pieces.finish().checksum, expected);
     }

@@ -5,6 +5,7 @@
 //! types pipewright does not know as text.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use compact_str::ToCompactString as _;
 use futures_util::TryStreamExt as _;
 use sqlx::{AssertSqlSafe, Row as _, ValueRef as _};
 use tokio::sync::mpsc;
@@ -436,9 +437,9 @@ fn decode_postgres(row: &sqlx::postgres::PgRow, columns: &[Column]) -> Result<Ro
                 .map_err(error)?
                 .map(Value::Int),
             LogicalType::Decimal { .. } => row
-                .try_get_unchecked::<Option<String>, _>(index)
+                .try_get_unchecked::<Option<&str>, _>(index)
                 .map_err(error)?
-                .map(Value::Decimal),
+                .map(|text| Value::Decimal(text.into())),
             LogicalType::Float32 => row
                 .try_get_unchecked::<Option<f32>, _>(index)
                 .map_err(error)?
@@ -451,9 +452,9 @@ fn decode_postgres(row: &sqlx::postgres::PgRow, columns: &[Column]) -> Result<Ro
             | LogicalType::Enum { .. }
             | LogicalType::Set { .. }
             | LogicalType::Other { .. } => row
-                .try_get_unchecked::<Option<String>, _>(index)
+                .try_get_unchecked::<Option<&str>, _>(index)
                 .map_err(error)?
-                .map(Value::Text),
+                .map(|text| Value::Text(text.into())),
             LogicalType::Binary { .. } => row
                 .try_get_unchecked::<Option<Vec<u8>>, _>(index)
                 .map_err(error)?
@@ -492,11 +493,7 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
     let mut values = Vec::with_capacity(columns.len());
     for (index, column) in columns.iter().enumerate() {
         let error = |error: sqlx::Error| decode_error(column, error);
-        let text = || {
-            row.try_get_unchecked::<Option<String>, _>(index)
-                .map_err(error)
-        };
-        // Parsed, not kept: borrowed from the row, no allocation.
+        // Borrowed from the row: parsed, or copied into an inline `CompactString`.
         let borrowed = || {
             row.try_get_unchecked::<Option<&str>, _>(index)
                 .map_err(error)
@@ -512,7 +509,7 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
                 .try_get_unchecked::<Option<u64>, _>(index)
                 .map_err(error)?
                 .map(Value::UInt),
-            LogicalType::Decimal { .. } => text()?.map(Value::Decimal),
+            LogicalType::Decimal { .. } => borrowed()?.map(|text| Value::Decimal(text.into())),
             LogicalType::Float32 => row
                 .try_get_unchecked::<Option<f32>, _>(index)
                 .map_err(error)?
@@ -525,7 +522,7 @@ fn decode_mysql(row: &sqlx::mysql::MySqlRow, columns: &[Column]) -> Result<Row, 
             | LogicalType::Enum { .. }
             | LogicalType::Set { .. }
             | LogicalType::Other { .. }
-            | LogicalType::Uuid => text()?.map(Value::Text),
+            | LogicalType::Uuid => borrowed()?.map(|text| Value::Text(text.into())),
             LogicalType::Binary { .. } => row
                 .try_get_unchecked::<Option<Vec<u8>>, _>(index)
                 .map_err(error)?
@@ -563,9 +560,9 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                 let integer: i64 = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
                     LogicalType::Bool => Value::Bool(integer != 0),
-                    LogicalType::Decimal { .. } => Value::Decimal(integer.to_string()),
+                    LogicalType::Decimal { .. } => Value::Decimal(integer.to_compact_string()),
                     LogicalType::Float32 | LogicalType::Float64 => integer_as_float(integer),
-                    LogicalType::Text { .. } => Value::Text(integer.to_string()),
+                    LogicalType::Text { .. } => Value::Text(integer.to_compact_string()),
                     LogicalType::Timestamp { .. } | LogicalType::TimestampTz { .. } => {
                         DateTime::from_timestamp(integer, 0).map_or_else(
                             || invalid(&integer.to_string(), "not a time"),
@@ -578,7 +575,9 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
             "REAL" => {
                 let real: f64 = row.try_get_unchecked(index).map_err(error)?;
                 match &column.logical {
-                    LogicalType::Text { .. } => Value::Text(crate::data::canonical_float(real)),
+                    LogicalType::Text { .. } => {
+                        Value::Text(crate::data::canonical_float(real).into())
+                    }
                     _ => Value::Float(real),
                 }
             }
@@ -588,8 +587,10 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                     LogicalType::Uuid if bytes.len() == 16 => {
                         Value::Uuid(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
                     }
-                    LogicalType::Text { .. } => String::from_utf8(bytes)
-                        .map_or_else(|error| Value::Bytes(error.into_bytes()), Value::Text),
+                    LogicalType::Text { .. } => String::from_utf8(bytes).map_or_else(
+                        |error| Value::Bytes(error.into_bytes()),
+                        |text| Value::Text(text.into()),
+                    ),
                     _ => Value::Bytes(bytes),
                 }
             }
@@ -605,13 +606,15 @@ fn decode_sqlite(row: &sqlx::sqlite::SqliteRow, columns: &[Column]) -> Result<Ro
                         .map_or_else(|_| invalid(&text, "not a UUID"), Value::Uuid),
                     // SQLite stores text in a decimal column as it is: a number is a decimal,
                     // anything else stays text (below).
-                    LogicalType::Decimal { .. } if is_plain_number(&text) => Value::Decimal(text),
+                    LogicalType::Decimal { .. } if is_plain_number(&text) => {
+                        Value::Decimal(text.into())
+                    }
                     LogicalType::Bool => match text.to_ascii_lowercase().as_str() {
                         "true" | "t" | "1" => Value::Bool(true),
                         "false" | "f" | "0" => Value::Bool(false),
                         _ => invalid(&text, "not a boolean"),
                     },
-                    _ => Value::Text(text),
+                    _ => Value::Text(text.into()),
                 }
             }
         };

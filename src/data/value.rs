@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
+use compact_str::CompactString;
 
 /// One value of one column.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,10 +13,11 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     UInt(u64),
-    /// An exact decimal, as its text (`-12.3400`).
-    Decimal(String),
+    /// An exact decimal, as its text (`-12.3400`). Texts of up to 24 bytes are held inline,
+    /// without an allocation: most decimals and short strings, a few per row of every table.
+    Decimal(CompactString),
     Float(f64),
-    Text(String),
+    Text(CompactString),
     Bytes(Vec<u8>),
     Date(NaiveDate),
     Time(NaiveTime),
@@ -54,7 +56,8 @@ impl Value {
             Self::UInt(value) => out.push_str(itoa::Buffer::new().format(*value)),
             Self::Decimal(text) => write_canonical_decimal(text, out),
             Self::Float(value) => out.push_str(&canonical_float(*value)),
-            Self::Text(text) | Self::Invalid { text, .. } => out.push_str(text),
+            Self::Text(text) => out.push_str(text),
+            Self::Invalid { text, .. } => out.push_str(text),
             Self::Bytes(bytes) => {
                 out.reserve(bytes.len() * 2 + 2);
                 out.push_str("\\x");
@@ -113,25 +116,42 @@ impl Value {
 /// `YYYY-MM-DD`, with a sign before years outside 0 to 9999 (as ISO 8601 writes them).
 pub(crate) fn write_date(date: NaiveDate, out: &mut String) {
     let year = date.year();
-    let _ = if (0..=9999).contains(&year) {
-        write!(out, "{year:04}-{:02}-{:02}", date.month(), date.day())
-    } else if year < 0 {
-        write!(out, "-{:04}-{:02}-{:02}", -year, date.month(), date.day())
+    if (0..=9999).contains(&year) {
+        push_digits(out, year.unsigned_abs(), 4);
     } else {
-        write!(out, "+{year}-{:02}-{:02}", date.month(), date.day())
-    };
+        // Beyond four digits ISO 8601 signs the year; rare enough for `write!`.
+        let _ = if year < 0 {
+            write!(out, "-{:04}", -year)
+        } else {
+            write!(out, "+{year}")
+        };
+    }
+    out.push('-');
+    push_digits(out, date.month(), 2);
+    out.push('-');
+    push_digits(out, date.day(), 2);
 }
 
 /// `HH:MM:SS.ffffff`, to the microsecond (a leap second's extra is kept in the fraction).
 pub(crate) fn write_time(time: NaiveTime, out: &mut String) {
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:06}",
-        time.hour(),
-        time.minute(),
-        time.second(),
-        (time.nanosecond() / 1_000).min(999_999)
-    );
+    push_digits(out, time.hour(), 2);
+    out.push(':');
+    push_digits(out, time.minute(), 2);
+    out.push(':');
+    push_digits(out, time.second(), 2);
+    out.push('.');
+    push_digits(out, (time.nanosecond() / 1_000).min(999_999), 6);
+}
+
+/// The last `width` decimal digits of `number`, zero-padded: the hot path of dates and times
+/// in every checksum, without `fmt`'s machinery.
+fn push_digits(out: &mut String, mut number: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    for digit in digits[..width].iter_mut().rev() {
+        *digit = b'0' + (number % 10) as u8;
+        number /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[..width]).expect("ASCII digits"));
 }
 
 /// [`canonical_decimal`] appended to `out`.
@@ -282,7 +302,10 @@ mod tests {
         for (year, expected) in [
             (2025, "2025-03-04"),
             (7, "0007-03-04"),
+            (0, "0000-03-04"),
+            (9_999, "9999-03-04"),
             (-44, "-0044-03-04"),
+            (10_000, "+10000-03-04"),
             (12_345, "+12345-03-04"),
         ] {
             let date = NaiveDate::from_ymd_opt(year, 3, 4).unwrap();
@@ -295,6 +318,13 @@ mod tests {
         }
         let time = NaiveTime::from_hms_nano_opt(1, 2, 3, 456_789_999).unwrap();
         assert_eq!(Value::Time(time).canonical().unwrap(), "01:02:03.456789");
+        let midnight = NaiveTime::MIN;
+        assert_eq!(
+            Value::Time(midnight).canonical().unwrap(),
+            "00:00:00.000000"
+        );
+        let leap = NaiveTime::from_hms_nano_opt(23, 59, 59, 1_999_999_999).unwrap();
+        assert_eq!(Value::Time(leap).canonical().unwrap(), "23:59:59.999999");
         let at = NaiveDate::from_ymd_opt(2025, 1, 2)
             .unwrap()
             .and_time(time)
@@ -337,7 +367,7 @@ mod tests {
             assert_eq!(left.canonical(), right.canonical(), "{left:?} vs {right:?}");
         }
         assert_ne!(
-            Value::Text(String::new()).canonical(),
+            Value::Text(CompactString::default()).canonical(),
             Value::Null.canonical(),
             "empty is not NULL"
         );

@@ -3,6 +3,7 @@
 //! is the column's [`LossyPolicy`].
 
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
+use compact_str::CompactString;
 
 use crate::data::{LogicalType, Value, canonical_decimal, canonical_float, plain_decimal};
 use crate::pipeline::Driver;
@@ -56,7 +57,7 @@ pub fn coerce(value: Value, target: &LogicalType, driver: Driver) -> Result<Valu
         }
         LogicalType::Enum { values } => {
             let text = to_text(value)?;
-            if values.contains(&text) {
+            if values.iter().any(|value| value == text) {
                 Ok(Value::Text(text))
             } else {
                 Err(Lossy::new(
@@ -256,10 +257,10 @@ impl DecimalParts {
 /// trailing zeros in place, if it fits `decimal(precision, scale)`; anything else is given
 /// back for the general path.
 fn canonical_in_place(
-    mut text: String,
+    mut text: CompactString,
     precision: Option<u32>,
     scale: Option<u32>,
-) -> Result<String, String> {
+) -> Result<CompactString, CompactString> {
     let Some((negative, integer, fraction)) = plain_decimal(&text) else {
         return Err(text);
     };
@@ -376,7 +377,8 @@ fn to_decimal(
                 Value::Decimal(
                     parts
                         .extreme(precision as usize, scale.unwrap_or(0) as usize)
-                        .text(),
+                        .text()
+                        .into(),
                 )
             }),
         ));
@@ -396,7 +398,7 @@ fn to_decimal(
             fraction.len() <= scale && integer.len() <= (precision as usize).saturating_sub(scale)
         })
     {
-        let mut canonical = String::with_capacity(integer.len() + fraction.len() + 3);
+        let mut canonical = CompactString::with_capacity(integer.len() + fraction.len() + 3);
         if negative && !(integer.is_empty() && fraction.is_empty()) {
             canonical.push('-');
         }
@@ -411,7 +413,7 @@ fn to_decimal(
         return Err(not_convertible(value, target));
     };
     let Some(precision) = precision else {
-        return Ok(Value::Decimal(parts.text()));
+        return Ok(Value::Decimal(parts.text().into()));
     };
     let (precision, scale) = (precision as usize, scale.unwrap_or(0) as usize);
     let fits = |parts: &DecimalParts| parts.integer.len() <= precision.saturating_sub(scale);
@@ -427,16 +429,16 @@ fn to_decimal(
                 "`{}` has more than {scale} decimal places, which {target} cannot hold",
                 parts.text()
             ),
-            Some(Value::Decimal(nearest.text())),
+            Some(Value::Decimal(nearest.text().into())),
         ));
     }
     if !fits(&parts) {
         return Err(Lossy::new(
             format!("`{}` is out of range for {target}", parts.text()),
-            Some(Value::Decimal(nearest.text())),
+            Some(Value::Decimal(nearest.text().into())),
         ));
     }
-    Ok(Value::Decimal(parts.text()))
+    Ok(Value::Decimal(parts.text().into()))
 }
 
 // Every cast here is checked by converting back and comparing exactly.
@@ -547,24 +549,25 @@ fn largest(target: &LogicalType) -> f64 {
 
 /// The text of a value, for a text column. A value the source could not type (a zero date)
 /// is its text, which a text column holds without loss.
-fn to_text(value: Value) -> Result<String, Lossy> {
+fn to_text(value: Value) -> Result<CompactString, Lossy> {
     Ok(match value {
-        Value::Text(text) | Value::Invalid { text, .. } => text,
-        Value::Json(json) => json.to_string(),
-        Value::Bytes(bytes) => String::from_utf8(bytes)
+        Value::Text(text) => text,
+        Value::Invalid { text, .. } => text.into(),
+        Value::Json(json) => json.to_string().into(),
+        Value::Bytes(bytes) => CompactString::from_utf8(bytes)
             .map_err(|_| Lossy::new("binary data that is not UTF-8 text".to_owned(), None))?,
-        other => other.canonical().unwrap_or_default(),
+        other => other.canonical().unwrap_or_default().into(),
     })
 }
 
-fn fit_text(text: String, max_length: Option<u32>, driver: Driver) -> Result<Value, Lossy> {
+fn fit_text(text: CompactString, max_length: Option<u32>, driver: Driver) -> Result<Value, Lossy> {
     if driver == Driver::Postgres && text.contains('\0') {
         return Err(Lossy::new(
             format!(
                 "`{}` contains a NUL character, which PostgreSQL text cannot hold",
                 shorten(&text.replace('\0', "\\0"))
             ),
-            Some(Value::Text(text.replace('\0', ""))),
+            Some(Value::Text(text.replace('\0', "").into())),
         ));
     }
     // A text of no more bytes than the limit has no more characters either.
@@ -573,7 +576,7 @@ fn fit_text(text: String, max_length: Option<u32>, driver: Driver) -> Result<Val
     {
         let length = text.chars().count();
         if length > limit as usize {
-            let nearest: String = text.chars().take(limit as usize).collect();
+            let nearest: CompactString = text.chars().take(limit as usize).collect();
             return Err(Lossy::new(
                 format!(
                     "`{}` is {length} characters long, more than the column's {limit}",
@@ -590,7 +593,7 @@ fn to_bytes(value: Value, max_length: Option<u32>) -> Result<Value, Lossy> {
     let bytes = match value {
         Value::Bytes(bytes) => bytes,
         Value::Uuid(uuid) => uuid.as_bytes().to_vec(),
-        other => to_text(other)?.into_bytes(),
+        other => to_text(other)?.into_string().into_bytes(),
     };
     if let Some(limit) = max_length
         && bytes.len() > limit as usize
@@ -847,7 +850,7 @@ mod tests {
         );
         assert_eq!(
             coerce(Value::UInt(u64::MAX), &decimal(20, 0), Driver::Postgres),
-            Ok(Value::Decimal(u64::MAX.to_string()))
+            Ok(Value::Decimal(u64::MAX.to_string().into()))
         );
     }
 
@@ -938,8 +941,8 @@ mod tests {
             "a text column holds a zero date as it was written"
         );
         assert_eq!(
-            coerce(Value::Text(String::new()), &text, Driver::Postgres),
-            Ok(Value::Text(String::new())),
+            coerce(Value::Text("".into()), &text, Driver::Postgres),
+            Ok(Value::Text("".into())),
             "empty stays empty, never NULL"
         );
     }
@@ -1026,6 +1029,6 @@ mod tests {
         };
         assert!(coerce(Value::Text("a,b".into()), &flags, Driver::MySql).is_ok());
         assert!(coerce(Value::Text("a,c".into()), &flags, Driver::MySql).is_err());
-        assert!(coerce(Value::Text(String::new()), &flags, Driver::MySql).is_ok());
+        assert!(coerce(Value::Text("".into()), &flags, Driver::MySql).is_ok());
     }
 }

@@ -9,7 +9,7 @@
 
 use chrono::{NaiveDate, NaiveTime, Timelike};
 
-use crate::data::{Column, LogicalType, Row, Value, plain_decimal};
+use crate::data::{Column, LogicalType, Value, plain_decimal};
 
 /// The 11-byte signature, the flags (no OIDs) and the length of the header extension (none).
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -123,11 +123,18 @@ impl CopyFormat {
         }
     }
 
-    /// `rows` in this format.
-    pub(crate) fn encode(&mut self, rows: &[Row]) -> Result<Vec<u8>, EncodeError> {
+    /// Appends `row` to `out` in this format.
+    pub(crate) fn encode_row(
+        &mut self,
+        row: &[Value],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         match self {
-            Self::Text => Ok(crate::transform::encode_copy_text(rows)),
-            Self::Binary(encoder) => encoder.encode(rows),
+            Self::Text => {
+                crate::transform::row_writer::encode_copy_text_row(out, row);
+                Ok(())
+            }
+            Self::Binary(encoder) => encoder.encode_row(row, out),
         }
     }
 }
@@ -151,21 +158,16 @@ pub(crate) struct BinaryEncoder {
 }
 
 impl BinaryEncoder {
-    fn encode(&mut self, rows: &[Row]) -> Result<Vec<u8>, EncodeError> {
-        let mut out = Vec::with_capacity(rows.len() * (2 + self.fields.len() * 12));
+    fn encode_row(&mut self, row: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let count = i16::try_from(self.fields.len()).unwrap_or(i16::MAX);
-        for row in rows {
-            out.extend_from_slice(&count.to_be_bytes());
-            for (index, (field, value)) in self.fields.iter().zip(row).enumerate() {
-                write_field(&mut out, &mut self.digits, *field, value).map_err(|reason| {
-                    EncodeError {
-                        column: index + 1,
-                        reason,
-                    }
-                })?;
-            }
+        out.extend_from_slice(&count.to_be_bytes());
+        for (index, (field, value)) in self.fields.iter().zip(row).enumerate() {
+            write_field(out, &mut self.digits, *field, value).map_err(|reason| EncodeError {
+                column: index + 1,
+                reason,
+            })?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -420,24 +422,24 @@ mod tests {
         assert_eq!(format.options(), " (FORMAT binary)");
         let row = vec![
             Value::Int(7),
-            Value::Text("600519".to_owned()),
+            Value::Text("600519".into()),
             Value::Date(NaiveDate::from_ymd_opt(2000, 1, 2).unwrap()),
             Value::Null,
         ];
-        let data = format.encode(&[row]).unwrap();
+        let mut data = Vec::new();
+        format.encode_row(&row, &mut data).unwrap();
         let mut expected = vec![0, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 6];
         expected.extend_from_slice(b"600519");
         expected.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(data, expected);
         // A value of another kind than its column's is refused, not sent wrong.
-        let error = format
-            .encode(&[vec![
-                Value::Text("7".to_owned()),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-            ]])
-            .unwrap_err();
+        let wrong = [
+            Value::Text("7".into()),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ];
+        let error = format.encode_row(&wrong, &mut data).unwrap_err();
         assert_eq!(error.column, 1);
 
         let mut with_json = bars.to_vec();

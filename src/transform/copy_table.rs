@@ -631,34 +631,53 @@ fn convert_batches(
 ) -> Result<Converted, TransformError> {
     let mut checksum = TableChecksum::default();
     let mut number = 0_u64;
+    // For COPY each row is encoded as soon as it is converted, into one reused row.
+    let mut target_row = Row::new();
+    let mut capacity = 0;
     while let Some(batch) = batches.blocking_recv() {
-        let mut rows = Vec::with_capacity(batch.len());
-        for row in batch {
-            number += 1;
-            let target_row = converter.convert(row, number)?;
-            if verify {
-                checksum.add(&target_row);
-            } else {
-                checksum.rows += 1;
-            }
-            rows.push(target_row);
-        }
+        let rows = batch.len();
         let batch = match &mut format {
-            Some(format) => ReadyBatch::Copy {
-                data: format.encode(&rows).map_err(|error| {
-                    TransformError::Internal(format!(
-                        "a row for `{table}` could not be encoded for COPY: {error}"
-                    ))
-                })?,
-                rows: rows.len(),
-            },
-            None => ReadyBatch::Rows(rows),
+            Some(format) => {
+                let mut data = Vec::with_capacity(capacity);
+                for row in batch {
+                    number += 1;
+                    converter.convert_into(row, number, &mut target_row)?;
+                    tally(&mut checksum, &target_row, verify);
+                    format.encode_row(&target_row, &mut data).map_err(|error| {
+                        TransformError::Internal(format!(
+                            "a row for `{table}` could not be encoded for COPY: {error}"
+                        ))
+                    })?;
+                }
+                // The next batch is about as large: one allocation each.
+                capacity = data.len() + data.len() / 8;
+                ReadyBatch::Copy { data, rows }
+            }
+            None => {
+                let mut target_rows = Vec::with_capacity(rows);
+                for row in batch {
+                    number += 1;
+                    let row = converter.convert(row, number)?;
+                    tally(&mut checksum, &row, verify);
+                    target_rows.push(row);
+                }
+                ReadyBatch::Rows(target_rows)
+            }
         };
         if ready.blocking_send(batch).is_err() {
             return Ok(None);
         }
     }
     Ok(Some((checksum, converter)))
+}
+
+/// Counts a written row, and hashes it when the copy is verified.
+fn tally(checksum: &mut TableChecksum, row: &Row, verify: bool) {
+    if verify {
+        checksum.add(row);
+    } else {
+        checksum.rows += 1;
+    }
 }
 
 /// The reading and converting stages of a load, running while the writer writes.
@@ -1180,11 +1199,7 @@ async fn copy_in_batches(
             for row in batch {
                 number += 1;
                 let target_row = converter.convert(row, number)?;
-                if verify {
-                    batch_checksum.add(&target_row);
-                } else {
-                    batch_checksum.rows += 1;
-                }
+                tally(&mut batch_checksum, &target_row, verify);
                 rows.push(target_row);
             }
             if resumable {

@@ -70,8 +70,21 @@ impl RowConverter {
 
     /// The row as the target gets it. `number` (1-based) names the row in errors when the
     /// source has no key.
-    pub(crate) fn convert(&mut self, mut row: Row, number: u64) -> Result<Row, TransformError> {
+    pub(crate) fn convert(&mut self, row: Row, number: u64) -> Result<Row, TransformError> {
         let mut converted = Vec::with_capacity(self.inputs.len());
+        self.convert_into(row, number, &mut converted)?;
+        Ok(converted)
+    }
+
+    /// [`convert`](Self::convert) into `converted`, whose values are replaced: one row
+    /// reused for a whole load where each row is encoded as soon as it is converted.
+    pub(crate) fn convert_into(
+        &mut self,
+        mut row: Row,
+        number: u64,
+        converted: &mut Row,
+    ) -> Result<(), TransformError> {
+        converted.clear();
         for (index, input) in self.inputs.iter().enumerate() {
             let value = match input {
                 // Key columns stay in the source row: errors and checkpoints name them.
@@ -139,7 +152,7 @@ impl RowConverter {
             };
             converted.push(value);
         }
-        Ok(converted)
+        Ok(())
     }
 
     fn lossy_error(

@@ -205,9 +205,8 @@ pub(crate) fn bind_mysql<'q>(query: MySqlQuery<'q>, value: &Value) -> MySqlQuery
         Value::TimestampTz(timestamp) => query.bind(timestamp.naive_utc()),
         Value::Json(json) => query.bind(json.to_string()),
         Value::Uuid(uuid) => query.bind(uuid.hyphenated().to_string()),
-        Value::Decimal(text) | Value::Text(text) | Value::Invalid { text, .. } => {
-            query.bind(text.clone())
-        }
+        Value::Decimal(text) | Value::Text(text) => query.bind(text.as_str().to_owned()),
+        Value::Invalid { text, .. } => query.bind(text.clone()),
     }
 }
 
@@ -232,7 +231,8 @@ pub(crate) fn bind_sqlite<'q>(query: SqliteQuery<'q>, value: &Value) -> SqliteQu
         | Value::Time(_)
         | Value::Timestamp(_)
         | Value::Uuid(_) => query.bind(value.canonical()),
-        Value::Text(text) | Value::Invalid { text, .. } => query.bind(text.clone()),
+        Value::Text(text) => query.bind(text.as_str().to_owned()),
+        Value::Invalid { text, .. } => query.bind(text.clone()),
     }
 }
 
@@ -374,15 +374,20 @@ async fn postgres_upsert(
 pub fn encode_copy_text(rows: &[Row]) -> Vec<u8> {
     let mut data = Vec::with_capacity(rows.len() * 64);
     for row in rows {
-        for (index, value) in row.iter().enumerate() {
-            if index > 0 {
-                data.push(b'\t');
-            }
-            encode_copy_value(&mut data, value);
-        }
-        data.push(b'\n');
+        encode_copy_text_row(&mut data, row);
     }
     data
+}
+
+/// One row of [`encode_copy_text`], appended to `data`.
+pub(crate) fn encode_copy_text_row(data: &mut Vec<u8>, row: &[Value]) {
+    for (index, value) in row.iter().enumerate() {
+        if index > 0 {
+            data.push(b'\t');
+        }
+        encode_copy_value(data, value);
+    }
+    data.push(b'\n');
 }
 
 fn escape_copy_text(buffer: &mut Vec<u8>, text: &str) {
@@ -397,7 +402,6 @@ fn escape_copy_text(buffer: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A date as PostgreSQL reads it, years BC and after 9999 included.
 /// A date, optionally with a time of day and UTC's offset, as PostgreSQL reads it: years
 /// BC end in ` BC` (year 0 is 1 BC).
 fn write_postgres_datetime(
@@ -468,7 +472,11 @@ fn encode_copy_value(buffer: &mut Vec<u8>, value: &Value) {
             buffer.extend_from_slice(text.as_bytes());
             Ok(())
         }
-        Value::Text(text) | Value::Invalid { text, .. } => {
+        Value::Text(text) => {
+            escape_copy_text(buffer, text);
+            Ok(())
+        }
+        Value::Invalid { text, .. } => {
             escape_copy_text(buffer, text);
             Ok(())
         }
@@ -520,7 +528,7 @@ mod tests {
             Value::Int(1),
             Value::Text("tab\there\nnew \\ line".into()),
             Value::Null,
-            Value::Text(String::new()),
+            Value::Text("".into()),
             Value::Bytes(vec![0, 255]),
             Value::Bool(true),
             Value::Date(NaiveDate::from_ymd_opt(-44, 3, 15).unwrap()),

@@ -124,9 +124,9 @@ fn json_value(json: &serde_json::Value) -> Value {
                 Value::Float(number.as_f64().unwrap_or_default())
             }
         }
-        serde_json::Value::String(text) => Value::Text(text.clone()),
+        serde_json::Value::String(text) => Value::Text(text.as_str().into()),
         serde_json::Value::Null => Value::Null,
-        other => Value::Text(other.to_string()),
+        other => Value::Text(other.to_string().into()),
     }
 }
 
