@@ -76,7 +76,7 @@ pub fn generated_value(column_type: &LogicalType, row: u64, key: bool) -> Option
         LogicalType::TimestampTz { .. } => Value::TimestampTz(
             DateTime::<Utc>::from_naive_utc_and_offset(instant(row), Utc),
         ),
-        LogicalType::Json => Value::Json(serde_json::json!({ "n": row })),
+        LogicalType::Json => Value::Json(Box::new(serde_json::json!({ "n": row }))),
         LogicalType::Uuid => Value::Uuid(uuid::Uuid::from_u128(u128::from(row))),
         LogicalType::Enum { values } | LogicalType::Set { values } => {
             if values.is_empty() {

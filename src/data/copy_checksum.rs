@@ -446,7 +446,7 @@ mod tests {
         agrees(
             LogicalType::Json,
             r#"{"b": [1, 2], "a": "é"}"#,
-            Value::Json(serde_json::json!({"a": "é", "b": [1, 2]})),
+            Value::Json(Box::new(serde_json::json!({"a": "é", "b": [1, 2]}))),
         );
         agrees(
             LogicalType::Binary { max_length: None },

@@ -20,4 +20,4 @@ pub use row_reader::{
 };
 pub use table_checksum::{TableChecksum, row_hash};
 pub(crate) use value::plain_decimal;
-pub use value::{Row, Value, canonical_decimal, canonical_float};
+pub use value::{Row, Value, canonical_decimal, canonical_float, row_memory_size};

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Row as _, ValueRef as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{Column, LogicalType, Row, TableChecksum, Value};
+use crate::data::{Column, LogicalType, Row, TableChecksum, Value, row_memory_size};
 use crate::db::{DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
 
@@ -348,8 +348,15 @@ pub fn spawn_reader(
     (receiver, handle)
 }
 
-/// Streams the rows of `query` to `sender` in batches of `batch_size`; returns how many rows
-/// were read. The channel's bound is the memory bound: the reader waits for the writer.
+/// The most memory the values of one batch take (by [`Value::memory_size`]), whatever its
+/// row count: a batch of wide rows ends early. With the batches a copy holds at once (about
+/// seven: being read, two waiting, being converted, two encoded, being written), this keeps
+/// a copy of 1 MB blobs within tens of megabytes, as one of narrow rows.
+pub(crate) const BATCH_BYTES: usize = 4 << 20;
+
+/// Streams the rows of `query` to `sender` in batches of `batch_size` rows, or fewer when
+/// they reach [`BATCH_BYTES`]; returns how many rows were read. The channel's bound is the
+/// memory bound: the reader waits for the writer.
 pub async fn read_batches(
     connection: &mut DbConnection,
     query: &SourceQuery,
@@ -361,7 +368,10 @@ pub async fn read_batches(
     let sql = crate::db::placeholders(driver, &query.sql());
     let columns = &query.columns;
     let mut rows = 0_u64;
-    let mut batch = Vec::with_capacity(batch_size);
+    // A large `batch_size` of narrow rows grows its vector; it is not reserved up front.
+    let capacity = batch_size.min(1 << 14);
+    let mut batch = Vec::with_capacity(capacity);
+    let mut batch_bytes = 0;
     macro_rules! stream {
         ($connection:expr, $decode:ident) => {{
             let mut statement = sqlx::query(AssertSqlSafe(sql.clone()));
@@ -381,10 +391,13 @@ pub async fn read_batches(
                 else {
                     break;
                 };
-                batch.push($decode(&row, columns)?);
+                let row = $decode(&row, columns)?;
+                batch_bytes += row_memory_size(&row);
+                batch.push(row);
                 rows += 1;
-                if batch.len() == batch_size {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if batch.len() == batch_size || batch_bytes >= BATCH_BYTES {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(capacity));
+                    batch_bytes = 0;
                     sender.send(full).await.map_err(|_| ReadError::WriterGone)?;
                 }
             }
@@ -478,7 +491,7 @@ fn decode_postgres(row: &sqlx::postgres::PgRow, columns: &[Column]) -> Result<Ro
             LogicalType::Json => row
                 .try_get_unchecked::<Option<serde_json::Value>, _>(index)
                 .map_err(error)?
-                .map(Value::Json),
+                .map(|json| Value::Json(Box::new(json))),
             LogicalType::Uuid => row
                 .try_get_unchecked::<Option<uuid::Uuid>, _>(index)
                 .map_err(error)?
@@ -769,7 +782,10 @@ pub(crate) fn parse_timestamp_tz(text: &str) -> Value {
 }
 
 fn parse_json(text: &str) -> Value {
-    serde_json::from_str(text).map_or_else(|_| invalid(text, "not JSON"), Value::Json)
+    serde_json::from_str(text).map_or_else(
+        |_| invalid(text, "not JSON"),
+        |json| Value::Json(Box::new(json)),
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ pub enum Value {
     Time(NaiveTime),
     Timestamp(NaiveDateTime),
     TimestampTz(DateTime<Utc>),
-    Json(serde_json::Value),
+    /// Boxed: a JSON value is 64 bytes, which every value of every row would otherwise take.
+    Json(Box<serde_json::Value>),
     Uuid(uuid::Uuid),
     /// A value the source holds but no type can: a MySQL zero date, text that is not the
     /// date its column says. A transform's lossy policy decides what becomes of it.
@@ -36,7 +37,39 @@ pub enum Value {
 /// A row: one value per column, in column order.
 pub type Row = Vec<Value>;
 
+/// [`Value::memory_size`] of a whole row.
+pub fn row_memory_size(row: &[Value]) -> usize {
+    std::mem::size_of::<Row>() + row.iter().map(Value::memory_size).sum::<usize>()
+}
+
+fn json_memory_size(json: &serde_json::Value) -> usize {
+    std::mem::size_of::<serde_json::Value>()
+        + match json {
+            serde_json::Value::String(text) => text.len(),
+            serde_json::Value::Array(items) => items.iter().map(json_memory_size).sum(),
+            serde_json::Value::Object(members) => members
+                .iter()
+                .map(|(key, value)| key.len() + json_memory_size(value))
+                .sum(),
+            _ => 0,
+        }
+}
+
 impl Value {
+    /// About how much memory the value takes: its own size and what it points to. Readers
+    /// cut their batches by it, so that wide rows (blobs, long texts, large JSON documents)
+    /// bound memory as narrow ones do.
+    pub fn memory_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + match self {
+                Self::Decimal(text) | Self::Text(text) if text.is_heap_allocated() => text.len(),
+                Self::Bytes(bytes) => bytes.len(),
+                Self::Invalid { text, .. } => text.len(),
+                Self::Json(json) => json_memory_size(json),
+                _ => 0,
+            }
+    }
+
     /// The canonical text of the value, `None` for NULL. Numbers lose insignificant zeros,
     /// integral floats and decimals read the same (`2` for `2.0`, `2.00` and `2`), times are
     /// written to the microsecond in UTC, JSON with sorted keys, bytes in hex: equal values
@@ -309,6 +342,25 @@ mod tests {
     }
 
     #[test]
+    fn a_value_takes_forty_bytes_and_counts_what_it_holds() {
+        // Every value of every row in flight takes this much: a large variant is boxed.
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert_eq!(Value::Null.memory_size(), 40);
+        assert_eq!(
+            Value::Text("inline, 24 bytes at most".into()).memory_size(),
+            40
+        );
+        assert_eq!(Value::Text("x".repeat(100).into()).memory_size(), 140);
+        assert_eq!(Value::Bytes(vec![0; 1 << 20]).memory_size(), 40 + (1 << 20));
+        let json = Value::Json(Box::new(serde_json::json!({"key": "value"})));
+        assert!(json.memory_size() > 40 + 3 + 5, "{}", json.memory_size());
+        assert_eq!(
+            row_memory_size(&[Value::Null, Value::Int(1)]),
+            std::mem::size_of::<Row>() + 80
+        );
+    }
+
+    #[test]
     fn dates_and_times_are_written_as_iso_8601() {
         for (year, expected) in [
             (2025, "2025-03-04"),
@@ -370,8 +422,8 @@ mod tests {
                 ),
             ),
             (
-                Value::Json(serde_json::json!({"b": 1, "a": [1, 2]})),
-                Value::Json(serde_json::json!({"a": [1, 2], "b": 1})),
+                Value::Json(Box::new(serde_json::json!({"b": 1, "a": [1, 2]}))),
+                Value::Json(Box::new(serde_json::json!({"a": [1, 2], "b": 1}))),
             ),
         ];
         for (left, right) in pairs {

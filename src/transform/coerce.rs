@@ -733,8 +733,8 @@ fn to_timestamp(value: Value, precision: u8, driver: Driver) -> Result<NaiveDate
 }
 
 fn to_json(value: Value) -> Result<Value, Lossy> {
-    Ok(Value::Json(match value {
-        Value::Json(json) => json,
+    Ok(Value::Json(Box::new(match value {
+        Value::Json(json) => return Ok(Value::Json(json)),
         Value::Text(text) => match serde_json::from_str(&text) {
             Ok(json) => json,
             Err(_) => return Err(invalid(&text, "not JSON")),
@@ -745,7 +745,7 @@ fn to_json(value: Value) -> Result<Value, Lossy> {
         Value::Float(float) if float.is_finite() => float.into(),
         Value::Invalid { text, reason } => return Err(invalid(&text, reason)),
         other => serde_json::Value::String(other.canonical().unwrap_or_default()),
-    }))
+    })))
 }
 
 fn to_uuid(value: Value) -> Result<Value, Lossy> {

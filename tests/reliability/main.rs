@@ -24,3 +24,4 @@ mod load;
 mod secrets;
 mod servers_down;
 mod support;
+mod wide_rows;
