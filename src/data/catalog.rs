@@ -44,6 +44,16 @@ pub fn split_name(name: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// Whether two names written in a step are the same table of one connection: the same
+/// name in the same schema, SQLite's `main` being no schema.
+pub(crate) fn same_table(left: &str, right: &str) -> bool {
+    fn normal(name: &str) -> (Option<&str>, &str) {
+        let (schema, table) = split_name(name);
+        (schema.filter(|schema| *schema != "main"), table)
+    }
+    normal(left) == normal(right)
+}
+
 type NameRow = (String,);
 
 /// The name of the temporary object a query is described through.

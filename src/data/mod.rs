@@ -8,6 +8,7 @@ pub(crate) mod row_reader;
 mod table_checksum;
 mod value;
 
+pub(crate) use catalog::same_table;
 pub use catalog::{
     Column, IndexSpec, TableSchema, count_rows, describe_query, list_tables, read_table, split_name,
 };

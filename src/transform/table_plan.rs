@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use crate::data::{
     Column, IndexSpec, LogicalType, TableSchema, Value, count_rows, describe_query, list_tables,
-    read_table, split_name,
+    read_table, same_table, split_name,
 };
 use crate::db::{DbConnection, quote_identifier};
 use crate::manifest::suggestion::did_you_mean;
@@ -272,16 +272,6 @@ fn target_name(spec: &TransformSpec, table: &str) -> String {
         (None, Some(schema)) => format!("{schema}.{table}"),
         (None, None) => table.to_owned(),
     }
-}
-
-/// Whether two names written in a step are the same table of one connection: the same
-/// name in the same schema, SQLite's `main` being no schema.
-fn same_table(left: &str, right: &str) -> bool {
-    fn normal(name: &str) -> (Option<&str>, &str) {
-        let (schema, table) = split_name(name);
-        (schema.filter(|schema| *schema != "main"), table)
-    }
-    normal(left) == normal(right)
 }
 
 /// The rule for `column` of `table`: `table.column` wins over `column`.

@@ -88,6 +88,44 @@ fn a_step_cannot_run_after_itself() {
     );
 }
 
+/// A transform from `t` into `t` on the same connection is refused by `check`; into `t` of
+/// another schema (`to.schema`) it is another table, and accepted.
+#[test]
+fn a_transform_onto_itself_is_refused_but_another_schema_is_another_table() {
+    let manifest = |to: &str| {
+        format!(
+            "{}
+[connections.db]
+url = \"postgres://localhost/db\"\n\n[steps.copy]\nkind = \"transform\"\nfrom = {{ connection = \"db\", table = \"t\" }}\nto = {to}\n",
+            header("p", 1)
+        )
+    };
+    let outcome = check(&manifest(r#"{ connection = "db", mode = "replace" }"#));
+    assert!(
+        outcome
+            .stderr
+            .contains("`steps.copy` copies `t` onto itself"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("pipeline.toml:11:6"),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = check(&manifest(
+        r#"{ connection = "db", table = "t", mode = "replace" }"#,
+    ));
+    assert!(outcome.stderr.contains("onto itself"), "{}", outcome.stderr);
+    let accepted = Pipewright::new()
+        .manifest(&manifest(
+            r#"{ connection = "db", schema = "archive", mode = "replace" }"#,
+        ))
+        .args(["check", "pipeline.toml"])
+        .run();
+    accepted.assert_code(0);
+}
+
 #[test]
 fn duplicate_step_ids_are_reported_by_the_toml_parser_with_a_span() {
     let outcome = check(&format!(

@@ -73,14 +73,19 @@ impl Analyzer<'_> {
         let (from, to) = (from?, to?);
         if from.connection == to.connection
             && let (SourceTables::Table(source), Some(target)) = (&from.tables, &to.table)
-            && source == target
+            && crate::data::same_table(
+                source,
+                &to.schema
+                    .as_ref()
+                    .map_or_else(|| target.clone(), |schema| format!("{schema}.{target}")),
+            )
             && let Some(span) = raw.to.as_ref().map(Spanned::span)
         {
             self.conflict(
                 span,
                 format!("`{path}` copies `{source}` onto itself"),
                 "same connection and table as `from`",
-                "name another target table, or another connection",
+                "name another target table (`to.table`), schema (`to.schema`) or connection",
             );
             return None;
         }
