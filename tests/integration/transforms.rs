@@ -779,6 +779,76 @@ same_database_test!(patterns_choose_the_tables, |database| {
     );
 });
 
+/// Instants with a zone and UUIDs, at MySQL's `TIMESTAMP` edges, in `engine`'s SQL: the same
+/// instants (one written an hour east of UTC) and UUIDs in every engine.
+fn zoned_table(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => {
+            "CREATE TABLE zoned (id BIGINT PRIMARY KEY, tz TIMESTAMPTZ(6), u UUID);
+             INSERT INTO zoned (id) VALUES (1);
+             INSERT INTO zoned VALUES (2, '1970-01-01 00:00:01+00', '00000000-0000-0000-0000-000000000000');
+             INSERT INTO zoned VALUES (3, '2038-01-19 03:14:07.999999+00', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF');
+             INSERT INTO zoned VALUES (4, '2000-02-29 13:00:00.5+01', '123e4567-e89b-12d3-a456-426614174000');"
+        }
+        // A `TIMESTAMP` is written in the session's zone: UTC here, as pipewright reads it.
+        Engine::MySql => {
+            "SET time_zone = '+00:00';
+             CREATE TABLE zoned (id BIGINT PRIMARY KEY, tz TIMESTAMP(6) NULL, u UUID);
+             INSERT INTO zoned (id) VALUES (1);
+             INSERT INTO zoned VALUES (2, '1970-01-01 00:00:01', '00000000-0000-0000-0000-000000000000');
+             INSERT INTO zoned VALUES (3, '2038-01-19 03:14:07.999999', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+             INSERT INTO zoned VALUES (4, '2000-02-29 12:00:00.5', '123e4567-e89b-12d3-a456-426614174000');"
+        }
+        Engine::Sqlite => {
+            "CREATE TABLE zoned (id BIGINT PRIMARY KEY, tz TIMESTAMPTZ, u UUID);
+             INSERT INTO zoned (id) VALUES (1);
+             INSERT INTO zoned VALUES (2, '1970-01-01T00:00:01Z', '00000000-0000-0000-0000-000000000000');
+             INSERT INTO zoned VALUES (3, '2038-01-19 03:14:07.999999+00:00', 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+             INSERT INTO zoned VALUES (4, '2000-02-29 13:00:00.5+01:00', '123e4567-e89b-12d3-a456-426614174000');"
+        }
+    }
+}
+
+direction_test!(
+    zoned_instants_and_uuids_arrive_as_the_same_values,
+    |source, target| {
+        source.execute(zoned_table(source.engine));
+        let outcome = run(
+            source,
+            target,
+            r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "zoned" }
+to = { connection = "target", mode = "create" }
+"#,
+            &[],
+        );
+        outcome.assert_code(0);
+        assert_eq!(table_report(&outcome)["verification"], "passed");
+        // Each target's own reading of the instant in UTC, to the microsecond, and the UUID.
+        let read = match target.engine {
+            Engine::Postgres => {
+                "SELECT to_char(tz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || ' ' || u::text FROM zoned ORDER BY id"
+            }
+            // `DATETIME(6)` holding UTC, the UUID as `CHAR(36)`.
+            Engine::MySql => {
+                "SELECT CONCAT(DATE_FORMAT(tz, '%Y-%m-%d %H:%i:%s.%f'), ' ', u) FROM zoned ORDER BY id"
+            }
+            Engine::Sqlite => "SELECT replace(tz, 'Z', '') || ' ' || u FROM zoned ORDER BY id",
+        };
+        assert_eq!(
+            target.strings(read),
+            [
+                None,
+                Some("1970-01-01 00:00:01.000000 00000000-0000-0000-0000-000000000000".to_owned()),
+                Some("2038-01-19 03:14:07.999999 ffffffff-ffff-ffff-ffff-ffffffffffff".to_owned()),
+                Some("2000-02-29 12:00:00.500000 123e4567-e89b-12d3-a456-426614174000".to_owned()),
+            ]
+        );
+    }
+);
+
 direction_test!(parallel_ranges_copy_the_same_rows, |source, target| {
     source.numbers_table("numbers", 30_000);
     let outcome = run(
