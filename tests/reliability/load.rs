@@ -31,15 +31,6 @@ fn manifest(url: &str) -> String {
     text
 }
 
-/// The resident memory of a process, in KiB, from `/proc`.
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// The median of some samples.
 fn median(samples: &mut [u64]) -> u64 {
     samples.sort_unstable();
@@ -68,7 +59,7 @@ fn two_thousand_steps_sixty_four_at_once() {
     let mut memory = Vec::new();
     let mut most_connections = 0;
     while child.try_wait().unwrap().is_none() {
-        if let Some(kib) = resident_kib(pid) {
+        if let Some(kib) = support::status_kib(pid, "VmRSS") {
             memory.push(kib);
         }
         if let Some(connections) = database.try_count(

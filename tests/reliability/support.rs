@@ -151,3 +151,12 @@ pub fn ensure_servers_running() {
         start_mariadb();
     }
 }
+
+/// A memory figure of a live process from `/proc/<pid>/status` (`VmRSS`, `VmHWM`...), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}

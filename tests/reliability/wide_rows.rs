@@ -14,15 +14,6 @@ const ROWS: i64 = 192;
 /// The promise of docs/performance.md, in KiB.
 const LIMIT_KIB: u64 = 150 * 1_000;
 
-/// The peak resident memory of a live process so far, in KiB (`VmHWM` in `/proc`).
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[test]
 fn a_table_of_one_megabyte_blobs_is_copied_in_bounded_memory() {
     let _servers = support::servers_shared();
@@ -64,7 +55,8 @@ to = {{ connection = "target", mode = "create" }}
         let pid = child.id();
         let mut peak = 0;
         while child.try_wait().unwrap().is_none() {
-            peak = peak.max(peak_kib(pid).unwrap_or(0));
+            // `VmHWM`: the peak resident memory so far.
+            peak = peak.max(support::status_kib(pid, "VmHWM").unwrap_or(0));
             std::thread::sleep(Duration::from_millis(10));
         }
         let status = child.wait().unwrap();
