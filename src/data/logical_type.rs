@@ -345,8 +345,9 @@ impl LogicalType {
             Self::Int { bytes: 1 | 2 } | Self::UInt { bytes: 1 } => "SMALLINT".into(),
             Self::Int { bytes: 4 } | Self::UInt { bytes: 2 } => "INTEGER".into(),
             Self::Int { .. } | Self::UInt { bytes: 4 } => "BIGINT".into(),
-            // An unsigned 64-bit integer does not fit a BIGINT: NUMERIC(20) holds every value.
-            Self::UInt { .. } => "NUMERIC(20, 0)".into(),
+            // An unsigned 64-bit integer does not fit a BIGINT, nor 64 bits all set: NUMERIC(20)
+            // holds every value.
+            Self::UInt { .. } | Self::Bit { bits: 64.. } => "NUMERIC(20, 0)".into(),
             Self::Decimal {
                 precision: Some(precision),
                 scale,
@@ -428,11 +429,11 @@ impl LogicalType {
             Self::Int { bytes: 1 } => "TINYINT".into(),
             Self::Int { bytes: 2 } => "SMALLINT".into(),
             Self::Int { bytes: 4 } => "INT".into(),
-            Self::Int { .. } | Self::UInt { bytes: 1 | 2 | 4 } | Self::Bit { .. } => {
+            Self::Int { .. } | Self::UInt { bytes: 1 | 2 | 4 } | Self::Bit { bits: ..=63 } => {
                 "BIGINT".into()
             }
             // Above 2^63 - 1 SQLite's integers end: the text keeps every digit.
-            Self::UInt { .. } => "DECIMAL_TEXT(20, 0)".into(),
+            Self::UInt { .. } | Self::Bit { .. } => "DECIMAL_TEXT(20, 0)".into(),
             // NUMERIC affinity keeps 15 significant digits (it stores a REAL); a wider
             // decimal is declared with TEXT affinity, which keeps every digit as written.
             Self::Decimal {
@@ -617,6 +618,26 @@ mod tests {
                 "{driver} {declared}"
             );
         }
+    }
+
+    #[test]
+    fn sixty_four_bits_go_where_two_to_the_sixty_four_fits() {
+        let wide = LogicalType::Bit { bits: 64 };
+        let unsigned_bigint = LogicalType::Decimal {
+            precision: Some(20),
+            scale: Some(0),
+        };
+        for driver in [Driver::Postgres, Driver::Sqlite] {
+            assert_eq!(
+                LogicalType::parse(driver, &wide.ddl(driver)),
+                unsigned_bigint
+            );
+            assert_eq!(
+                LogicalType::parse(driver, &LogicalType::Bit { bits: 63 }.ddl(driver)),
+                LogicalType::Int { bytes: 8 }
+            );
+        }
+        assert_eq!(wide.ddl(Driver::MySql), "BIT(64)");
     }
 
     #[test]

@@ -257,11 +257,11 @@ fn awkward_values_arrive_exactly_through_binary_copy() {
 /// MySQL's own types, into the other engines.
 fn mysql_oddities() -> &'static str {
     r"
-CREATE TABLE odd (id INT UNSIGNED PRIMARY KEY, small TINYINT UNSIGNED, huge BIGINT UNSIGNED, flag TINYINT(1), status ENUM('open', 'closed'), tags SET('a', 'b', 'c'), bits BIT(8), made DATE, stamp DATETIME, doc JSON, season YEAR, spot POINT) CHARACTER SET utf8mb4;
+CREATE TABLE odd (id INT UNSIGNED PRIMARY KEY, small TINYINT UNSIGNED, huge BIGINT UNSIGNED, flag TINYINT(1), status ENUM('open', 'closed'), tags SET('a', 'b', 'c'), bits BIT(8), wide BIT(64), made DATE, stamp DATETIME, doc JSON, season YEAR, spot POINT) CHARACTER SET utf8mb4;
 SET SESSION sql_mode = '';
-INSERT INTO odd VALUES (4294967295, 255, 18446744073709551615, 1, 'open', 'a,c', b'10101010', '2025-01-02', '2025-01-02 03:04:05', '{}', 2025, ST_GeomFromText('POINT(1 2)'));
-INSERT INTO odd VALUES (1, 0, 0, 0, 'closed', '', b'0', '0000-00-00', '0000-00-00 00:00:00', NULL, 1901, NULL);
-INSERT INTO odd VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO odd VALUES (4294967295, 255, 18446744073709551615, 1, 'open', 'a,c', b'10101010', b'1111111111111111111111111111111111111111111111111111111111111111', '2025-01-02', '2025-01-02 03:04:05', '{}', 2025, ST_GeomFromText('POINT(1 2)'));
+INSERT INTO odd VALUES (1, 0, 0, 0, 'closed', '', b'0', b'0', '0000-00-00', '0000-00-00 00:00:00', NULL, 1901, NULL);
+INSERT INTO odd VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 "
 }
 
@@ -327,6 +327,11 @@ fn zero_dates_are_refused_until_a_policy_allows_them(target: Engine) {
     assert_eq!(
         text("SELECT CAST(bits AS TEXT) FROM odd WHERE id = 4294967295"),
         "170"
+    );
+    assert_eq!(
+        text("SELECT CAST(wide AS TEXT) FROM odd WHERE id = 4294967295"),
+        "18446744073709551615",
+        "BIT(64) holds 64 bits, more than a signed BIGINT"
     );
     let flag = text("SELECT CAST(flag AS TEXT) FROM odd WHERE id = 4294967295");
     assert!(
