@@ -27,8 +27,8 @@ use crate::transform::row_converter::{LossyCount, RowConverter};
 use crate::transform::row_writer::{CopyStream, WriteTarget, mysql_packet_limit, write_rows};
 use crate::transform::table_ddl::{
     INDEX_BUILDERS, STAGING_INDEX_SUFFIX, Swap, TableDefinition, attach_primary_key, build_indexes,
-    create_index_sql, create_table_sql, drop_table, free_backup_name, prune_backups, replace_rows,
-    swap_in,
+    create_index_sql, create_table_sql, drop_table, free_backup_name, prune_backups,
+    recover_pending_backup, replace_rows, swap_in,
 };
 use crate::transform::table_names::staging_table;
 use crate::transform::table_plan::{Relation, TablePlan};
@@ -281,8 +281,10 @@ async fn copy_through_staging(
     let driver = target.driver();
     let mode = context.spec.to.mode;
     let staging = staging_table(&plan.target);
-    // A staging table left by a killed run is never anyone's data.
+    // A staging table left by a killed run is never anyone's data; a backup it was filling
+    // is kept if it is whole.
     drop_table(target, &staging, cancel).await?;
+    recover_pending_backup(target, &plan.target, cancel).await?;
     // Truncate keeps the existing table: the staging copy takes its columns as they are.
     let keep_table = mode == TransformMode::Truncate && existing.is_some();
     let definition = match (&existing, keep_table) {

@@ -7,7 +7,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::data::{read_table, split_name};
 use crate::db::{DbConnection, DbError};
-use crate::transform::table_ddl::{Swap, copy_rows_over, free_backup_name, list_backups, swap_in};
+use crate::transform::table_ddl::{
+    Swap, copy_rows_over, free_backup_name, list_backups, recover_pending_backup, swap_in,
+};
 use crate::transform::table_names::in_schema_of;
 
 /// What a restore did.
@@ -48,6 +50,8 @@ pub async fn restore_backup(
     backup: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<Restored, RestoreError> {
+    // A backup a killed run left half-named is one of the backups to choose from.
+    recover_pending_backup(connection, table, cancel).await?;
     let backups = list_backups(connection, table).await?;
     let chosen = match backup {
         None => backups

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{IndexSpec, list_tables, read_table, split_name};
+use crate::data::{IndexSpec, count_rows, list_tables, read_table, split_name};
 use crate::db::{Database, DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
 use crate::transform::table_names::{backup_table, backup_time, derived_name, in_schema_of};
@@ -544,10 +544,14 @@ pub(crate) async fn copy_rows_over(
         };
         if driver == Driver::MySql {
             // MySQL copies a table's definition whole (collations included); DDL commits
-            // there, so the table is made before the transaction.
+            // there, so the table is made before the transaction, under a name that is not a
+            // backup's until the rows are in: a kill before the commit must not leave an
+            // empty table passing for a backup ([`recover_pending_backup`]).
+            let pending = pending_backup_table(target);
+            drop_table(connection, &pending, cancel).await?;
             connection
                 .run(
-                    &format!("CREATE TABLE {} LIKE {}", quote(backup), quote(target)),
+                    &format!("CREATE TABLE {} LIKE {}", quote(&pending), quote(target)),
                     cancel,
                 )
                 .await?;
@@ -556,9 +560,14 @@ pub(crate) async fn copy_rows_over(
             statements.push(create);
         }
         let every = column_list(driver, &insertable);
+        let filled = if driver == Driver::MySql {
+            pending_backup_table(target)
+        } else {
+            backup.to_owned()
+        };
         statements.push(format!(
             "INSERT INTO {} ({every}) SELECT {every} FROM {}",
-            quote(backup),
+            quote(&filled),
             quote(target)
         ));
     }
@@ -569,14 +578,75 @@ pub(crate) async fn copy_rows_over(
         quote(source)
     ));
     let replaced = in_transaction(connection, &statements, cancel).await;
-    if replaced.is_err()
-        && driver == Driver::MySql
+    if driver == Driver::MySql
         && let Some(backup) = backup
     {
-        // Made before the transaction, it holds nothing: it must not pass for a backup.
-        let _ = drop_table(connection, backup, &CancellationToken::new()).await;
+        let pending = pending_backup_table(target);
+        if replaced.is_err() {
+            // Made before the transaction, it holds nothing: it must not pass for a backup.
+            let _ = drop_table(connection, &pending, &CancellationToken::new()).await;
+        } else {
+            // The rows are in: now it is a backup.
+            rename_table(connection, &pending, backup, &CancellationToken::new()).await?;
+        }
     }
     replaced
+}
+
+/// Where MySQL's backup of `target` is filled before it gets its backup name.
+fn pending_backup_table(target: &str) -> String {
+    in_schema_of(
+        target,
+        &derived_name(split_name(target).1, PENDING_BACKUP_SUFFIX),
+    )
+}
+
+const PENDING_BACKUP_SUFFIX: &str = "__pw_backing_up";
+
+/// MySQL: the backup a killed `truncate` (or `restore`) was filling. With rows it is whole
+/// (its rows were committed with the target's new ones, and only the rename was missed): it
+/// becomes a backup, named for now. Empty, the kill came before the commit (or the table was
+/// empty): it is dropped. Returns the backup's name when one was kept.
+pub(crate) async fn recover_pending_backup(
+    connection: &mut DbConnection,
+    target: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<String>, DbError> {
+    let pending = pending_backup_table(target);
+    if connection.driver() != Driver::MySql || read_table(connection, &pending).await?.is_none() {
+        return Ok(None);
+    }
+    if count_rows(connection, &pending).await? == 0 {
+        drop_table(connection, &pending, cancel).await?;
+        return Ok(None);
+    }
+    let backup = free_backup_name(connection, target).await?;
+    rename_table(connection, &pending, &backup, cancel).await?;
+    tracing::warn!(
+        table = target,
+        "a copy killed after replacing the rows of `{target}` left their backup unnamed: kept as `{backup}`"
+    );
+    Ok(Some(backup))
+}
+
+async fn rename_table(
+    connection: &mut DbConnection,
+    from: &str,
+    to: &str,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    let driver = connection.driver();
+    connection
+        .run(
+            &format!(
+                "RENAME TABLE {} TO {}",
+                quote_identifier(driver, from),
+                quote_identifier(driver, to)
+            ),
+            cancel,
+        )
+        .await
+        .map(|_| ())
 }
 
 pub(crate) async fn drop_table(

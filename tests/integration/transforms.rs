@@ -359,6 +359,71 @@ fn mysql_zero_dates_into_sqlite() {
     zero_dates_are_refused_until_a_policy_allows_them(Engine::Sqlite);
 }
 
+/// MySQL commits DDL on its own, so a `truncate` fills the target's backup under a pending
+/// name and renames it once the rows are in. What a killed run leaves under that name: rows
+/// (killed after the commit, before the rename) become a backup; an empty table (killed before
+/// the commit) is dropped, and never passes for a backup.
+#[test]
+fn a_pending_mysql_backup_is_kept_only_when_it_is_whole() {
+    let Some(source) = TestDatabase::create(Engine::Sqlite, "pending_backup") else {
+        return;
+    };
+    let Some(target) = TestDatabase::create(Engine::MySql, "pending_backup") else {
+        return;
+    };
+    source.numbers_table("numbers", 10);
+    target.numbers_table("numbers", 3);
+    let truncate = r#"
+[steps.copy]
+kind = "transform"
+from = { connection = "source", table = "numbers" }
+to = { connection = "target", mode = "truncate" }
+keep_backups = 5
+"#;
+    let backups = || {
+        target.strings(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'numbers\\_\\_pw\\_backup\\_%' ORDER BY 1",
+        )
+    };
+    let pending = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'numbers__pw_backing_up'";
+
+    // Killed after the commit: the pending table holds the rows the target had.
+    target.execute(
+        "CREATE TABLE numbers__pw_backing_up LIKE numbers; INSERT INTO numbers__pw_backing_up SELECT * FROM numbers",
+    );
+    let outcome = run(&source, &target, truncate, &[]);
+    outcome.assert_code(0);
+    assert_eq!(target.count("SELECT COUNT(*) FROM numbers"), 10);
+    assert_eq!(target.count(pending), 0, "no pending table is left");
+    let kept = backups();
+    assert_eq!(
+        kept.len(),
+        2,
+        "the recovered backup and this run's: {kept:?}"
+    );
+    for backup in kept.iter().flatten() {
+        assert_eq!(
+            target.count(&format!("SELECT COUNT(*) FROM `{backup}`")),
+            3,
+            "{backup} holds the three rows the target had"
+        );
+    }
+
+    // Killed before the commit: the pending table is empty, and is no backup.
+    target.execute("CREATE TABLE numbers__pw_backing_up LIKE numbers");
+    let outcome = run(&source, &target, truncate, &[]);
+    outcome.assert_code(0);
+    assert_eq!(target.count(pending), 0, "no pending table is left");
+    let kept = backups();
+    assert_eq!(kept.len(), 3, "only this run's backup was added: {kept:?}");
+    assert!(
+        kept.iter()
+            .flatten()
+            .all(|backup| target.count(&format!("SELECT COUNT(*) FROM `{backup}`")) > 0),
+        "no empty backup: {kept:?}"
+    );
+}
+
 #[test]
 fn a_tinyint_that_is_not_a_boolean_is_lossy() {
     let Some((source, target)) = mysql_odd_pair(Engine::Postgres, "tinyint_two") else {
