@@ -119,6 +119,15 @@ fn the_daily_bars_migration_runs() {
         1,
         "tinyint(1) became a boolean"
     );
+    assert_eq!(
+        warehouse.count("SELECT COUNT(*) FROM daily_bars WHERE listed_on IS NULL"),
+        1,
+        "the zero date became NULL, by the column's policy"
+    );
+    assert_eq!(
+        warehouse.count("SELECT COUNT(*) FROM daily_bars WHERE listed_on = DATE '2001-08-27'"),
+        2
+    );
     assert_eq!(warehouse.count("SELECT COUNT(*) FROM bar_counts"), 4);
     assert_eq!(
         warehouse
