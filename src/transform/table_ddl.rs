@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{IndexSpec, count_rows, list_tables, read_table, split_name};
+use crate::data::{IndexSpec, list_tables, read_table, split_name};
 use crate::db::{Database, DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
 use crate::transform::table_names::{backup_table, backup_time, derived_name, in_schema_of};
@@ -546,9 +546,9 @@ pub(crate) async fn copy_rows_over(
             // MySQL copies a table's definition whole (collations included); DDL commits
             // there, so the table is made before the transaction, under a name that is not a
             // backup's until the rows are in: a kill before the commit must not leave an
-            // empty table passing for a backup ([`recover_pending_backup`]).
+            // empty table passing for a backup. One a killed run left was dealt with first
+            // ([`recover_pending_backup`]).
             let pending = pending_backup_table(target);
-            drop_table(connection, &pending, cancel).await?;
             connection
                 .run(
                     &format!("CREATE TABLE {} LIKE {}", quote(&pending), quote(target)),
@@ -585,9 +585,15 @@ pub(crate) async fn copy_rows_over(
         if replaced.is_err() {
             // Made before the transaction, it holds nothing: it must not pass for a backup.
             let _ = drop_table(connection, &pending, &CancellationToken::new()).await;
-        } else {
-            // The rows are in: now it is a backup.
-            rename_table(connection, &pending, backup, &CancellationToken::new()).await?;
+        } else if let Err(error) =
+            rename_table(connection, &pending, backup, &CancellationToken::new()).await
+        {
+            // The rows are replaced and their backup is whole: the next run names it.
+            tracing::warn!(
+                table = target,
+                "the rows of `{target}` are replaced, but their backup could not be named `{backup}` yet (it stays as `{pending}` until the next run): {}",
+                crate::error_chain::error_chain(&error)
+            );
         }
     }
     replaced
@@ -606,19 +612,28 @@ const PENDING_BACKUP_SUFFIX: &str = "__pw_backing_up";
 /// MySQL: the backup a killed `truncate` (or `restore`) was filling. With rows it is whole
 /// (its rows were committed with the target's new ones, and only the rename was missed): it
 /// becomes a backup, named for now. Empty, the kill came before the commit (or the table was
-/// empty): it is dropped. Returns the backup's name when one was kept.
+/// empty): it is dropped.
 pub(crate) async fn recover_pending_backup(
     connection: &mut DbConnection,
     target: &str,
     cancel: &CancellationToken,
-) -> Result<Option<String>, DbError> {
+) -> Result<(), DbError> {
     let pending = pending_backup_table(target);
     if connection.driver() != Driver::MySql || read_table(connection, &pending).await?.is_none() {
-        return Ok(None);
+        return Ok(());
     }
-    if count_rows(connection, &pending).await? == 0 {
-        drop_table(connection, &pending, cancel).await?;
-        return Ok(None);
+    // One row tells; counting a large backup would read it all.
+    let any: Vec<(i64,)> = connection
+        .fetch_all(
+            &format!(
+                "SELECT 1 FROM {} LIMIT 1",
+                quote_identifier(Driver::MySql, &pending)
+            ),
+            Vec::new(),
+        )
+        .await?;
+    if any.is_empty() {
+        return drop_table(connection, &pending, cancel).await;
     }
     let backup = free_backup_name(connection, target).await?;
     rename_table(connection, &pending, &backup, cancel).await?;
@@ -626,7 +641,7 @@ pub(crate) async fn recover_pending_backup(
         table = target,
         "a copy killed after replacing the rows of `{target}` left their backup unnamed: kept as `{backup}`"
     );
-    Ok(Some(backup))
+    Ok(())
 }
 
 async fn rename_table(
