@@ -14,7 +14,7 @@ use crate::db::{Database, DbError};
 use crate::exit_code::ExitCode;
 use crate::pipeline::{ConnectionSpec, Pipeline, StepAction};
 use crate::report::console::write_stderr;
-use crate::transform::{RestoreError, list_backups, restore_backup};
+use crate::transform::{RestoreError, is_side_table, list_backups, restore_backup};
 
 /// The connections to look at: the one named, or those `transform` steps write to.
 fn connections<'a>(
@@ -102,7 +102,7 @@ pub(crate) fn backups_command(arguments: &BackupsArgs) -> Result<ExitCode, CliEr
                 None => list_tables(&mut connection, None)
                     .await?
                     .into_iter()
-                    .filter(|name| !name.contains("__pw_backup_") && !name.contains("__pw_staging"))
+                    .filter(|name| !is_side_table(name))
                     .collect(),
             };
             let mut rows: Vec<BackupRow> = Vec::new();
@@ -222,6 +222,10 @@ pub(crate) fn restore_command(arguments: &RestoreArgs) -> Result<ExitCode, CliEr
             Ok(ExitCode::Success)
         }
         Err(RestoreError::Database(error)) => Ok(database_failure(spec.name.as_str(), &error)),
+        Err(error @ RestoreError::Busy { .. }) => {
+            write_stderr(format!("error: {error}\n").as_bytes());
+            Ok(ExitCode::LockTimeout)
+        }
         Err(error) => {
             write_stderr(format!("error: {error}\n").as_bytes());
             Ok(ExitCode::Invalid)

@@ -395,11 +395,15 @@ async fn copy_through_staging(
             cancel,
         )
         .await
+        .map(|()| backup)
     };
-    if let Err(error) = swapped {
-        let _ = drop_table(target, &staging, &CancellationToken::new()).await;
-        return Err(error.into());
-    }
+    let backup = match swapped {
+        Ok(kept) => kept,
+        Err(error) => {
+            let _ = drop_table(target, &staging, &CancellationToken::new()).await;
+            return Err(error.into());
+        }
+    };
     // The copy is in place: pruning old backups can no longer fail it. With
     // `keep_backups = 0` no backup is made, and none made before is dropped.
     let dropped_backups = if existing.is_some() && keep > 0 {

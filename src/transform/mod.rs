@@ -24,7 +24,7 @@ pub use row_converter::LossyCount;
 pub use row_writer::encode_copy_text;
 pub(crate) use row_writer::{WriteTarget, bind_mysql, bind_sqlite, mysql_packet_limit, write_rows};
 pub use table_ddl::{Swap, list_backups, swap_in};
-pub(crate) use table_names::derived_name;
 pub use table_names::{backup_table, staging_table};
+pub(crate) use table_names::{derived_name, is_side_table};
 pub use table_plan::{TablePlan, glob_matches, plan_tables};
 pub use transform_error::TransformError;

@@ -11,6 +11,7 @@ use crate::transform::table_ddl::{
     Swap, copy_rows_over, free_backup_name, list_backups, recover_pending_backup, swap_in,
 };
 use crate::transform::table_names::in_schema_of;
+use crate::transform::target_lock::try_lock;
 
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +32,8 @@ pub enum RestoreError {
     Database(#[from] DbError),
     #[error("`{table}` has no backup")]
     NoBackup { table: String },
+    #[error("a run is copying into `{table}`: restore it once that copy has ended")]
+    Busy { table: String },
     #[error("`{backup}` is not a backup of `{table}`; its backups: {backups}")]
     UnknownBackup {
         table: String,
@@ -50,6 +53,12 @@ pub async fn restore_backup(
     backup: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<Restored, RestoreError> {
+    // A copy into the table may be filling a backup, or swapping: never at the same time.
+    if !try_lock(connection, table).await? {
+        return Err(RestoreError::Busy {
+            table: table.to_owned(),
+        });
+    }
     // A backup a killed run left half-named is one of the backups to choose from.
     recover_pending_backup(connection, table, cancel).await?;
     let backups = list_backups(connection, table).await?;
@@ -101,11 +110,12 @@ pub async fn restore_backup(
                 .iter()
                 .map(|column| column.name.clone())
                 .collect();
-            copy_rows_over(connection, &chosen, table, &names, Some(&previous), cancel).await?;
+            let previous =
+                copy_rows_over(connection, &chosen, table, &names, Some(&previous), cancel).await?;
             Ok(Restored {
                 table: table.to_owned(),
                 from: chosen,
-                previous: Some(previous),
+                previous,
                 method: "rows",
             })
         }

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::data::{IndexSpec, list_tables, read_table, split_name};
 use crate::db::{Database, DbConnection, DbError, quote_identifier};
 use crate::pipeline::Driver;
-use crate::transform::table_names::{backup_table, backup_time, derived_name, in_schema_of};
+use crate::transform::table_names::{
+    backup_table, backup_time, derived_name, in_schema_of, pending_backup_table,
+};
 
 /// The suffix of the index names of a staging table on PostgreSQL, where index names are
 /// unique per schema: the swap renames them to their final names.
@@ -485,7 +487,7 @@ pub async fn swap_in(
 
 /// Replaces the target's rows with the staging table's in one transaction, keeping the table
 /// itself (grants, views, foreign keys, triggers), then drops the staging table. The backup,
-/// if any, is a copy made first.
+/// if any, is a copy made first; returns the name it is under ([`copy_rows_over`]).
 pub(crate) async fn replace_rows(
     connection: &mut DbConnection,
     staging: &str,
@@ -493,13 +495,15 @@ pub(crate) async fn replace_rows(
     columns: &[String],
     backup: Option<&str>,
     cancel: &CancellationToken,
-) -> Result<(), DbError> {
-    copy_rows_over(connection, staging, target, columns, backup, cancel).await?;
-    drop_table(connection, staging, cancel).await
+) -> Result<Option<String>, DbError> {
+    let kept = copy_rows_over(connection, staging, target, columns, backup, cancel).await?;
+    drop_table(connection, staging, cancel).await?;
+    Ok(kept)
 }
 
 /// Replaces the target's rows with `source`'s in one transaction, after copying the target
-/// to `backup` if given. `source` stays.
+/// to `backup` if given. `source` stays. Returns the name the backup is under: `backup`, or
+/// on MySQL the pending name when the rename after the commit failed (the next run names it).
 pub(crate) async fn copy_rows_over(
     connection: &mut DbConnection,
     source: &str,
@@ -507,7 +511,7 @@ pub(crate) async fn copy_rows_over(
     columns: &[String],
     backup: Option<&str>,
     cancel: &CancellationToken,
-) -> Result<(), DbError> {
+) -> Result<Option<String>, DbError> {
     let driver = connection.driver();
     let quote = |name: &str| quote_identifier(driver, name);
     // Generated columns compute themselves: they are never written.
@@ -578,36 +582,28 @@ pub(crate) async fn copy_rows_over(
         quote(source)
     ));
     let replaced = in_transaction(connection, &statements, cancel).await;
-    if driver == Driver::MySql
-        && let Some(backup) = backup
-    {
-        let pending = pending_backup_table(target);
-        if replaced.is_err() {
-            // Made before the transaction, it holds nothing: it must not pass for a backup.
-            let _ = drop_table(connection, &pending, &CancellationToken::new()).await;
-        } else if let Err(error) =
-            rename_table(connection, &pending, backup, &CancellationToken::new()).await
-        {
+    let (Driver::MySql, Some(backup)) = (driver, backup) else {
+        return replaced.map(|()| backup.map(str::to_owned));
+    };
+    let pending = pending_backup_table(target);
+    if let Err(error) = replaced {
+        // Made before the transaction, it holds nothing: it must not pass for a backup.
+        let _ = drop_table(connection, &pending, &CancellationToken::new()).await;
+        return Err(error);
+    }
+    match rename_table(connection, &pending, backup, &CancellationToken::new()).await {
+        Ok(()) => Ok(Some(backup.to_owned())),
+        Err(error) => {
             // The rows are replaced and their backup is whole: the next run names it.
             tracing::warn!(
                 table = target,
-                "the rows of `{target}` are replaced, but their backup could not be named `{backup}` yet (it stays as `{pending}` until the next run): {}",
+                "the rows of `{target}` are replaced, but their backup could not be named `{backup}` yet (it stays as `{pending}` until the next run of the step, or `restore`): {}",
                 crate::error_chain::error_chain(&error)
             );
+            Ok(Some(pending))
         }
     }
-    replaced
 }
-
-/// Where MySQL's backup of `target` is filled before it gets its backup name.
-fn pending_backup_table(target: &str) -> String {
-    in_schema_of(
-        target,
-        &derived_name(split_name(target).1, PENDING_BACKUP_SUFFIX),
-    )
-}
-
-const PENDING_BACKUP_SUFFIX: &str = "__pw_backing_up";
 
 /// MySQL: the backup a killed `truncate` (or `restore`) was filling. With rows it is whole
 /// (its rows were committed with the target's new ones, and only the rename was missed): it

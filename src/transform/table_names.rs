@@ -11,6 +11,8 @@ use crate::data::split_name;
 const NAME_LIMIT: usize = 63;
 const STAGING_SUFFIX: &str = "__pw_staging";
 const BACKUP_MARK: &str = "__pw_backup_";
+/// MySQL's backup while it is filled, before it is named ([`pending_backup_table`]).
+const PENDING_BACKUP_SUFFIX: &str = "__pw_backing_up";
 /// `YYYYMMDDHHMMSS`, the time a backup was made, in UTC.
 const STAMP_FORMAT: &str = "%Y%m%d%H%M%S";
 const STAMP_LENGTH: usize = 14;
@@ -47,6 +49,25 @@ pub fn staging_table(target: &str) -> String {
         schema_prefix(target),
         derived_name(table, STAGING_SUFFIX)
     )
+}
+
+/// Where MySQL's backup of `target` is filled before it gets its backup name, in the same
+/// schema.
+pub(crate) fn pending_backup_table(target: &str) -> String {
+    let (_, table) = split_name(target);
+    format!(
+        "{}{}",
+        schema_prefix(target),
+        derived_name(table, PENDING_BACKUP_SUFFIX)
+    )
+}
+
+/// Whether `name` is a table a transform makes next to its target: a staging table, a
+/// backup, or a backup being filled. Never copied by patterns, never listed as a table.
+pub(crate) fn is_side_table(name: &str) -> bool {
+    [STAGING_SUFFIX, BACKUP_MARK, PENDING_BACKUP_SUFFIX]
+        .iter()
+        .any(|mark| name.contains(mark))
 }
 
 /// The start of the names of `target`'s backups (without schema).
@@ -94,6 +115,23 @@ mod tests {
         assert!(a.len() <= NAME_LIMIT && b.len() <= NAME_LIMIT);
         assert_ne!(a, b);
         assert!(a.ends_with(STAGING_SUFFIX));
+    }
+
+    #[test]
+    fn side_tables_are_known_by_their_names() {
+        assert_eq!(
+            pending_backup_table("shop.bars"),
+            "shop.bars__pw_backing_up"
+        );
+        for side in [
+            staging_table("bars"),
+            pending_backup_table("bars"),
+            backup_table("bars", Utc::now()),
+        ] {
+            assert!(is_side_table(&side), "{side}");
+        }
+        assert!(!is_side_table("bars"));
+        assert!(!is_side_table("bars__pw_backup"));
     }
 
     #[test]

@@ -86,9 +86,7 @@ impl TablePlan {
 
 /// Tables pipewright makes itself, never copied by patterns.
 fn is_own_table(name: &str) -> bool {
-    name.contains("__pw_staging")
-        || name.contains("__pw_backup_")
-        || name.starts_with("pipewright_")
+    crate::transform::table_names::is_side_table(name) || name.starts_with("pipewright_")
 }
 
 /// `*` (any text) and `?` (one character) against a whole name.
@@ -713,6 +711,7 @@ mod tests {
     fn pipewrights_own_tables_are_never_copied_by_patterns() {
         assert!(is_own_table("bars__pw_staging"));
         assert!(is_own_table("bars__pw_backup_20260101000000"));
+        assert!(is_own_table("bars__pw_backing_up"));
         assert!(is_own_table("pipewright_transform_checkpoints"));
         assert!(!is_own_table("bars"));
     }

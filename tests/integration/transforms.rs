@@ -981,6 +981,62 @@ same_database_test!(restore_puts_the_previous_table_back, |database| {
     );
 });
 
+/// `restore` takes the table's copy lock: while another session holds it (a run copying into
+/// the table), it refuses with exit code 4 and changes nothing; once free, it restores.
+#[test]
+fn restore_refuses_while_a_copy_holds_the_table() {
+    use sha2::Digest as _;
+    use sqlx::Connection as _;
+    let Some(database) = TestDatabase::create(Engine::Postgres, "restore_locked") else {
+        return;
+    };
+    database.numbers_table("numbers", 10);
+    let project =
+        Pipewright::new().manifest(&manifest(&database, &database, &copy_step("replace", "")));
+    for _ in 0..2 {
+        project.run_with(&["run", "pipeline.toml"]).assert_code(0);
+    }
+    // The lock a transform into `copied` takes (src/transform/target_lock.rs).
+    let name = database
+        .url
+        .split('?')
+        .next()
+        .and_then(|base| base.rsplit('/').next())
+        .unwrap()
+        .to_owned();
+    let digest = sha2::Sha256::digest(format!("pipewright transform {name}/copied"));
+    let key = i64::from_be_bytes(digest[..8].try_into().unwrap()) & i64::MAX;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut holder = runtime
+        .block_on(sqlx::PgConnection::connect(&database.url))
+        .unwrap();
+    runtime
+        .block_on(
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(key)
+                .execute(&mut holder),
+        )
+        .unwrap();
+    let before = database.checksum("copied");
+    let refused = project.run_with(&["restore", "pipeline.toml", "copied"]);
+    refused.assert_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("a run is copying into `copied`: restore it once that copy has ended"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(database.checksum("copied"), before, "nothing changed");
+    runtime.block_on(holder.close()).unwrap();
+    project
+        .run_with(&["restore", "pipeline.toml", "copied"])
+        .assert_code(0);
+}
+
 direction_test!(
     parallel_ranges_keep_rows_whose_key_is_null,
     |source, target| {
