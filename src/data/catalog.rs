@@ -44,13 +44,17 @@ pub fn split_name(name: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Whether two names written in a step are the same table of one connection: the same
-/// name in the same schema, SQLite's `main` being no schema.
-pub(crate) fn same_table(left: &str, right: &str) -> bool {
-    fn normal(name: &str) -> (Option<&str>, &str) {
+/// Whether two names written in a step are the same table of one connection on `driver`:
+/// the same name in the same schema, SQLite's `main` being no schema (elsewhere `main` is a
+/// schema like another).
+pub(crate) fn same_table(driver: Driver, left: &str, right: &str) -> bool {
+    let normal = |name| {
         let (schema, table) = split_name(name);
-        (schema.filter(|schema| *schema != "main"), table)
-    }
+        (
+            schema.filter(|schema| driver != Driver::Sqlite || *schema != "main"),
+            table,
+        )
+    };
     normal(left) == normal(right)
 }
 

@@ -221,7 +221,11 @@ pub async fn plan_tables(
     for (label, relation) in relations {
         if spec.from.connection == spec.to.connection
             && let Relation::Table(table) = &relation
-            && same_table(table, &target_name(spec, split_name(table).1))
+            && same_table(
+                target_driver,
+                table,
+                &target_name(spec, split_name(table).1),
+            )
         {
             return Err(TransformError::OntoItself {
                 table: table.clone(),

@@ -124,6 +124,20 @@ url = \"postgres://localhost/db\"\n\n[steps.copy]\nkind = \"transform\"\nfrom = 
         .args(["check", "pipeline.toml"])
         .run();
     accepted.assert_code(0);
+    // SQLite's `main` is its only schema, where PostgreSQL's `main` is a schema like another.
+    let main_onto_t = |url: &str| {
+        format!(
+            "{}\n[connections.db]\nurl = \"{url}\"\n\n[steps.copy]\nkind = \"transform\"\nfrom = {{ connection = \"db\", table = \"main.t\" }}\nto = {{ connection = \"db\", table = \"t\", mode = \"replace\" }}\n",
+            header("p", 1)
+        )
+    };
+    let sqlite = check(&main_onto_t("sqlite://data.db"));
+    assert!(sqlite.stderr.contains("onto itself"), "{}", sqlite.stderr);
+    Pipewright::new()
+        .manifest(&main_onto_t("postgres://localhost/db"))
+        .args(["check", "pipeline.toml"])
+        .run()
+        .assert_code(0);
 }
 
 #[test]

@@ -72,8 +72,10 @@ impl Analyzer<'_> {
         let columns = self.column_rules(path, raw.columns.as_ref());
         let (from, to) = (from?, to?);
         if from.connection == to.connection
+            && let Some(connection) = self.connections.get(&from.connection)
             && let (SourceTables::Table(source), Some(target)) = (&from.tables, &to.table)
             && crate::data::same_table(
+                connection.driver,
                 source,
                 &to.schema
                     .as_ref()
