@@ -111,8 +111,8 @@ CORES=$(nproc)
     echo "# Transform floor: the database servers' share"
     echo
     echo "CPU time MariaDB and PostgreSQL spend on each part of copying daily_bars ($ROWS rows)"
-    echo "from MariaDB into PostgreSQL, whatever the client. Reproduce: \`bash benches/transform_floor.sh $ROWS\`"
-    echo "(RUNS=$RUNS runs, median; all runs in brackets)."
+    echo "from MariaDB into PostgreSQL, whatever the client. Reproduce: \`RUNS=$RUNS bash benches/transform_floor.sh $ROWS\`"
+    echo "(the median of $RUNS runs; every run in the runs column)."
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CORES cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')),"
     echo "PostgreSQL $(pg -d postgres -Atc 'SHOW server_version' | cut -d' ' -f1), $(my -N -B -e 'SELECT VERSION()')."

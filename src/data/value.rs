@@ -49,14 +49,17 @@ fn json_memory_size(json: &serde_json::Value) -> usize {
             serde_json::Value::Array(items) => items.iter().map(json_memory_size).sum(),
             serde_json::Value::Object(members) => members
                 .iter()
-                .map(|(key, value)| key.len() + json_memory_size(value))
+                .map(|(key, value)| {
+                    std::mem::size_of::<String>() + key.len() + json_memory_size(value)
+                })
                 .sum(),
             _ => 0,
         }
 }
 
 impl Value {
-    /// About how much memory the value takes: its own size and what it points to. Readers
+    /// About how much memory the value takes: its own size and what it points to (for JSON,
+    /// its nodes, keys and texts, not the map's hashing overhead). Readers
     /// cut their batches by it, so that wide rows (blobs, long texts, large JSON documents)
     /// bound memory as narrow ones do.
     pub fn memory_size(&self) -> usize {

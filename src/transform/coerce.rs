@@ -554,8 +554,10 @@ fn to_text(value: Value) -> Result<CompactString, Lossy> {
         Value::Text(text) => text,
         Value::Invalid { text, .. } => text.into(),
         Value::Json(json) => json.to_string().into(),
-        Value::Bytes(bytes) => CompactString::from_utf8(bytes)
-            .map_err(|_| Lossy::new("binary data that is not UTF-8 text".to_owned(), None))?,
+        // `String` keeps the bytes' buffer, which a `CompactString` then takes over.
+        Value::Bytes(bytes) => String::from_utf8(bytes)
+            .map_err(|_| Lossy::new("binary data that is not UTF-8 text".to_owned(), None))?
+            .into(),
         other => other.canonical().unwrap_or_default().into(),
     })
 }
