@@ -422,8 +422,9 @@ fn bind_postgres<'q>(query: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
         Value::TimestampTz(timestamp) => query.bind(*timestamp),
         Value::Json(json) => query.bind(sqlx::types::Json(json.clone())),
         Value::Uuid(uuid) => query.bind(*uuid),
-        Value::Decimal(text) | Value::Text(text) => query.bind(text.as_str().to_owned()),
-        Value::Invalid { text, .. } => query.bind(text.clone()),
+        Value::Decimal(text) | Value::Text(text) | Value::Invalid { text, .. } => {
+            query.bind(text.as_str().to_owned())
+        }
     }
 }
 

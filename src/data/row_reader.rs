@@ -654,7 +654,7 @@ fn is_plain_number(text: &str) -> bool {
 
 fn invalid(text: &str, reason: &'static str) -> Value {
     Value::Invalid {
-        text: text.to_owned(),
+        text: text.into(),
         reason,
     }
 }

@@ -29,7 +29,7 @@ pub enum Value {
     /// A value the source holds but no type can: a MySQL zero date, text that is not the
     /// date its column says. A transform's lossy policy decides what becomes of it.
     Invalid {
-        text: String,
+        text: CompactString,
         reason: &'static str,
     },
 }
@@ -65,9 +65,12 @@ impl Value {
     pub fn memory_size(&self) -> usize {
         std::mem::size_of::<Self>()
             + match self {
-                Self::Decimal(text) | Self::Text(text) if text.is_heap_allocated() => text.len(),
+                Self::Decimal(text) | Self::Text(text) | Self::Invalid { text, .. }
+                    if text.is_heap_allocated() =>
+                {
+                    text.len()
+                }
                 Self::Bytes(bytes) => bytes.len(),
-                Self::Invalid { text, .. } => text.len(),
                 Self::Json(json) => json_memory_size(json),
                 _ => 0,
             }
@@ -92,8 +95,7 @@ impl Value {
             Self::UInt(value) => out.push_str(itoa::Buffer::new().format(*value)),
             Self::Decimal(text) => write_canonical_decimal(text, out),
             Self::Float(value) => out.push_str(&canonical_float(*value)),
-            Self::Text(text) => out.push_str(text),
-            Self::Invalid { text, .. } => out.push_str(text),
+            Self::Text(text) | Self::Invalid { text, .. } => out.push_str(text),
             Self::Bytes(bytes) => {
                 out.reserve(bytes.len() * 2 + 2);
                 out.push_str("\\x");

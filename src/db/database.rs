@@ -370,17 +370,21 @@ impl Database {
     /// connection that cannot be opened now is reported by the work that needs it. SQLite's
     /// connections are opened in-process and need no warming.
     pub async fn warm_up(&self, count: u32) {
+        /// Takes `count` connections of `pool` at once and gives them back idle.
+        async fn open<DB: sqlx::Database>(
+            pool: &sqlx::Pool<DB>,
+            count: u32,
+        ) -> Option<sqlx::Error> {
+            join_all((0..count).map(|_| pool.acquire()))
+                .await
+                .into_iter()
+                .find_map(Result::err)
+        }
         let count = count.min(self.max_connections());
         let failed = match self {
             Self::Sqlite(_) => return,
-            Self::Postgres(pool) => join_all((0..count).map(|_| pool.acquire()))
-                .await
-                .into_iter()
-                .find_map(Result::err),
-            Self::MySql(pool) => join_all((0..count).map(|_| pool.acquire()))
-                .await
-                .into_iter()
-                .find_map(Result::err),
+            Self::Postgres(pool) => open(pool, count).await,
+            Self::MySql(pool) => open(pool, count).await,
         };
         if let Some(error) = failed {
             tracing::debug!("could not open {count} connections ahead of time: {error}");

@@ -551,8 +551,7 @@ fn largest(target: &LogicalType) -> f64 {
 /// is its text, which a text column holds without loss.
 fn to_text(value: Value) -> Result<CompactString, Lossy> {
     Ok(match value {
-        Value::Text(text) => text,
-        Value::Invalid { text, .. } => text.into(),
+        Value::Text(text) | Value::Invalid { text, .. } => text,
         Value::Json(json) => json.to_string().into(),
         // `String` keeps the bytes' buffer, which a `CompactString` then takes over.
         Value::Bytes(bytes) => String::from_utf8(bytes)

@@ -205,8 +205,9 @@ pub(crate) fn bind_mysql<'q>(query: MySqlQuery<'q>, value: &Value) -> MySqlQuery
         Value::TimestampTz(timestamp) => query.bind(timestamp.naive_utc()),
         Value::Json(json) => query.bind(json.to_string()),
         Value::Uuid(uuid) => query.bind(uuid.hyphenated().to_string()),
-        Value::Decimal(text) | Value::Text(text) => query.bind(text.as_str().to_owned()),
-        Value::Invalid { text, .. } => query.bind(text.clone()),
+        Value::Decimal(text) | Value::Text(text) | Value::Invalid { text, .. } => {
+            query.bind(text.as_str().to_owned())
+        }
     }
 }
 
@@ -231,8 +232,7 @@ pub(crate) fn bind_sqlite<'q>(query: SqliteQuery<'q>, value: &Value) -> SqliteQu
         | Value::Time(_)
         | Value::Timestamp(_)
         | Value::Uuid(_) => query.bind(value.canonical()),
-        Value::Text(text) => query.bind(text.as_str().to_owned()),
-        Value::Invalid { text, .. } => query.bind(text.clone()),
+        Value::Text(text) | Value::Invalid { text, .. } => query.bind(text.as_str().to_owned()),
     }
 }
 
@@ -472,11 +472,7 @@ fn encode_copy_value(buffer: &mut Vec<u8>, value: &Value) {
             buffer.extend_from_slice(text.as_bytes());
             Ok(())
         }
-        Value::Text(text) => {
-            escape_copy_text(buffer, text);
-            Ok(())
-        }
-        Value::Invalid { text, .. } => {
+        Value::Text(text) | Value::Invalid { text, .. } => {
             escape_copy_text(buffer, text);
             Ok(())
         }
